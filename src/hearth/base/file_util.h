@@ -1,0 +1,74 @@
+// Files: read-only memory maps, whole-file reads, and atomic writes.
+//
+// Writes that must never leave a half-written file behind (configs, models, registry records)
+// go through AtomicWriteFile / AtomicFileWriter: data lands in a temporary file in the same
+// directory, is fsync'd, and is renamed over the target only when complete.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "hearth/base/status.h"
+
+namespace hearth {
+
+// A read-only memory map of a whole file. Movable, not copyable; unmaps on destruction.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  static Result<MappedFile> Open(const std::filesystem::path& path);
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  std::filesystem::path path_;
+};
+
+Result<std::string> ReadFileToString(const std::filesystem::path& path);
+
+// Writes `contents` to `path` atomically (temp file + fsync + rename).
+Status AtomicWriteFile(const std::filesystem::path& path, std::string_view contents);
+
+// Streams a large file to a temporary sibling and renames it into place on Commit(). If the
+// writer is destroyed without Commit() (error, exception, signal), the temporary is removed and
+// the target is untouched.
+class AtomicFileWriter {
+ public:
+  AtomicFileWriter() = default;
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  static Result<std::unique_ptr<AtomicFileWriter>> Create(const std::filesystem::path& path);
+
+  Status Write(const void* data, size_t size);
+  Status Write(std::string_view s) { return Write(s.data(), s.size()); }
+  Status WriteZeros(size_t size);
+  uint64_t bytes_written() const { return written_; }
+  Status Commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  std::FILE* file_ = nullptr;
+  uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace hearth
