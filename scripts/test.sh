@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's test command: installs every dependency, builds, and runs every test — the
+# Release build's full suite, then the unit tests again under ASan + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+start=$(date +%s)
+
+echo "== Release build"
+./scripts/build.sh
+echo "== Tests (Release)"
+(cd build && ctest -j "$(nproc)" --output-on-failure --timeout 600)
+
+echo "== ASan + UBSan build"
+./scripts/build.sh --sanitize
+echo "== Unit tests (ASan + UBSan)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest -j "$(nproc)" --output-on-failure --timeout 900 -L unit -LE slow)
+
+echo "== All tests passed in $(( $(date +%s) - start )) s"
