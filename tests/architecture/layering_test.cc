@@ -18,7 +18,7 @@ namespace {
 const std::map<std::string, int>& Rank() {
   static const std::map<std::string, int> rank = {
       {"base", 0},   {"gguf", 1},   {"tokenizer", 2}, {"kernels", 3},  {"model", 4},
-      {"engine", 5}, {"server", 6}, {"platform", 7},  {"agent", 7},    {"cli", 8},
+      {"engine", 5}, {"server", 6}, {"platform", 7},  {"agent", 7},    {"loadgen", 7}, {"cli", 8},
   };
   return rank;
 }

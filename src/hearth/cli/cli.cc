@@ -50,6 +50,8 @@ std::unique_ptr<CLI::App> BuildApp(GlobalOptions& globals, Action* action) {
 
   RegisterServe(*app, globals, action);
   RegisterConfigCommands(*app, globals, action);
+  RegisterBench(*app, globals, action);
+  RegisterModelCommands(*app, globals, action);
   return app;
 }
 

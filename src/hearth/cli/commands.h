@@ -19,6 +19,8 @@ using Action = std::function<int()>;
 // that subcommand is chosen on the command line.
 void RegisterServe(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& globals, Action* action);
+void RegisterBench(CLI::App& app, GlobalOptions& globals, Action* action);
+void RegisterModelCommands(CLI::App& app, GlobalOptions& globals, Action* action);
 
 // Builds the whole command tree. Returned app is owned by the caller.
 std::unique_ptr<CLI::App> BuildApp(GlobalOptions& globals, Action* action);
