@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "hearth/cli/commands.h"
+#include "hearth/kernels/roofline.h"
 #include "hearth/loadgen/load_runner.h"
 #include "hearth/loadgen/report.h"
 
@@ -123,6 +124,29 @@ int RunBenchServe(const BenchServeFlags& f) {
   return summary.completed > 0 ? 0 : 1;
 }
 
+int RunRoofline(int threads, bool json) {
+  kernels::RooflineOptions options;
+  options.threads = threads;
+  kernels::Roofline r = kernels::MeasureRoofline(options);
+  if (json) {
+    nlohmann::json doc = {{"threads", r.threads},
+                          {"triad_gb_per_s", r.triad_gb_per_s},
+                          {"fma_gflops", r.fma_gflops},
+                          {"fma_instruction", r.fma_instruction},
+                          {"int8_gops", r.int8_gops},
+                          {"int8_instruction", r.int8_instruction}};
+    std::cout << doc.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("threads                  {}\n", r.threads)
+              << fmt::format("memory bandwidth (triad) {:.1f} GB/s\n", r.triad_gb_per_s)
+              << fmt::format("fp32 FMA peak            {:.1f} GFLOP/s ({})\n", r.fma_gflops,
+                             r.fma_instruction)
+              << fmt::format("int8 dot peak            {:.1f} GOPS ({})\n", r.int8_gops,
+                             r.int8_instruction);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void RegisterBench(CLI::App& app, GlobalOptions& /*globals*/, Action* action) {
@@ -162,6 +186,16 @@ void RegisterBench(CLI::App& app, GlobalOptions& /*globals*/, Action* action) {
   serve->add_flag("--json", flags->json_stdout, "print JSON instead of the table");
   serve->add_option("--json-out", flags->json_out, "also write the JSON result to this file");
   serve->callback([flags, action] { *action = [flags] { return RunBenchServe(*flags); }; });
+
+  auto roofline_threads = std::make_shared<int>(0);
+  auto roofline_json = std::make_shared<bool>(false);
+  auto* roofline = bench->add_subcommand(
+      "roofline", "Measure this machine's ceilings: triad bandwidth, FMA and int8-dot peaks");
+  roofline->add_option("--threads", *roofline_threads, "threads (0: one per core)");
+  roofline->add_flag("--json", *roofline_json, "print JSON");
+  roofline->callback([=] {
+    *action = [=] { return RunRoofline(*roofline_threads, *roofline_json); };
+  });
 }
 
 }  // namespace hearth::cli
