@@ -27,4 +27,21 @@ Status QuantizeRow(TensorType type, const float* src, void* dst, int64_t n,
 // True when QuantizeRow supports `type` as a target.
 bool CanQuantizeTo(TensorType type);
 
+// Per-format K-quant rows, defined in quantize_k.cc and dispatched by the functions above.
+// `blocks` is the number of 256-weight super-blocks; inputs are already validated (finite,
+// |x| <= 65504). `importance` is null or holds one non-negative weight per input.
+namespace detail {
+void DequantizeQ2K(const void* src, float* dst, int64_t blocks);
+void DequantizeQ3K(const void* src, float* dst, int64_t blocks);
+void DequantizeQ4K(const void* src, float* dst, int64_t blocks);
+void DequantizeQ5K(const void* src, float* dst, int64_t blocks);
+void DequantizeQ6K(const void* src, float* dst, int64_t blocks);
+void DequantizeQ8K(const void* src, float* dst, int64_t blocks);
+void QuantizeQ2K(const float* src, void* dst, int64_t blocks, const float* importance);
+void QuantizeQ3K(const float* src, void* dst, int64_t blocks, const float* importance);
+void QuantizeQ4K(const float* src, void* dst, int64_t blocks, const float* importance);
+void QuantizeQ5K(const float* src, void* dst, int64_t blocks, const float* importance);
+void QuantizeQ6K(const float* src, void* dst, int64_t blocks, const float* importance);
+}  // namespace detail
+
 }  // namespace hearth::gguf
