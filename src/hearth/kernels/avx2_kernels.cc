@@ -1,0 +1,567 @@
+// AVX2 + FMA + F16C kernels. Every function here carries HEARTH_AVX2 (isa.h) and is reached
+// only through the dispatch table, so the rest of the program stays baseline x86-64.
+//
+// Dot products handle one weight row against up to kMaxTokens activation rows: the weights are
+// loaded and unpacked once and multiplied into every token's accumulator, which is what makes
+// prompt processing (many tokens per call) cheaper per token than decode.
+#include <cstring>
+
+#include "hearth/kernels/dispatch.h"
+#include "hearth/kernels/isa.h"
+
+#if HEARTH_X86
+
+namespace hearth::kernels::internal {
+namespace {
+
+using gguf::BlockQ4_0;
+using gguf::BlockQ4_K;
+using gguf::BlockQ5_K;
+using gguf::BlockQ6_K;
+using gguf::BlockQ8_0;
+using gguf::BlockQ8_K;
+using gguf::kQkK;
+
+HEARTH_AVX2 inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
+
+HEARTH_AVX2 inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+HEARTH_AVX2 inline int HorizontalSumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+HEARTH_AVX2 inline float HorizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+template <typename Act>
+inline const Act* ActRow(const void* act, size_t stride, int t) {
+  return reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + stride * t);
+}
+
+// Sum over pairs of unsigned(w) * signed(a), widened to 8 int32 lanes.
+HEARTH_AVX2 inline __m256i DotU8I8(__m256i w, __m256i a) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+}
+
+// ---- F32 / F16 ----
+
+template <int NT, bool kHalf>
+HEARTH_AVX2 void DotFloatN(int64_t k, const void* w, const void* act, size_t stride,
+                           float* out) {
+  const float* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<float>(act, stride, t);
+  // Two accumulators per token keep the FMA latency hidden when NT is small.
+  __m256 acc0[NT], acc1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+  auto load = [w](int64_t i) HEARTH_AVX2 {
+    if constexpr (kHalf) {
+      return _mm256_cvtph_ps(_mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i)));
+    } else {
+      return _mm256_loadu_ps(static_cast<const float*>(w) + i);
+    }
+  };
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    const __m256 w0 = load(i);
+    const __m256 w1 = load(i + 8);
+    for (int t = 0; t < NT; ++t) {
+      acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(a[t] + i), acc0[t]);
+      acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(a[t] + i + 8), acc1[t]);
+    }
+  }
+  for (; i + 8 <= k; i += 8) {
+    const __m256 w0 = load(i);
+    for (int t = 0; t < NT; ++t) acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(a[t] + i), acc0[t]);
+  }
+  for (int t = 0; t < NT; ++t) {
+    float sum = HorizontalSum(_mm256_add_ps(acc0[t], acc1[t]));
+    for (int64_t j = i; j < k; ++j) {
+      const float wj = kHalf ? HalfToFloat(static_cast<const uint16_t*>(w)[j])
+                             : static_cast<const float*>(w)[j];
+      sum += wj * a[t][j];
+    }
+    out[t] = sum;
+  }
+}
+
+// ---- Q8_0 and Q4_0 against 8-bit activation blocks ----
+
+template <int NT>
+HEARTH_AVX2 void DotQ8_0N(int64_t k, const void* w, const void* act, size_t stride, float* out) {
+  const auto* wb = static_cast<const BlockQ8_0*>(w);
+  const ActQ8* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs));
+    const __m256i q_abs = _mm256_sign_epi8(q, q);  // maddubs wants the unsigned operand
+    const float d = HalfToFloat(wb[b].d);
+    for (int t = 0; t < NT; ++t) {
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+      const __m256i dot = DotU8I8(q_abs, _mm256_sign_epi8(y, q));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t][b].d), _mm256_cvtepi32_ps(dot), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]);
+}
+
+template <int NT>
+HEARTH_AVX2 void DotQ4_0N(int64_t k, const void* w, const void* act, size_t stride, float* out) {
+  const auto* wb = static_cast<const BlockQ4_0*>(w);
+  const ActQ8* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
+  __m256 acc[NT];
+  float offset[NT];  // sum over blocks of d_w * 8 * d_a * sum(a): the -8 of every weight
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    offset[t] = 0;
+  }
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].qs));
+    const __m256i q = _mm256_and_si256(
+        _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_mask);  // 0..15
+    const float d = HalfToFloat(wb[b].d);
+    for (int t = 0; t < NT; ++t) {
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t][b].d), _mm256_cvtepi32_ps(DotU8I8(q, y)),
+                               acc[t]);
+      offset[t] += d * a[t][b].s;
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]) - 8.0f * offset[t];
+}
+
+// ---- K-quants against Q8_K activation blocks ----
+
+// Per sub-block scale and min of a Q4_K/Q5_K super-block, as 16-bit lanes with each value
+// repeated for the two 16-weight halves its sub-block covers (lane 2j and 2j+1 hold entry j),
+// so one madd against the activation bsums yields the per-sub-block min terms.
+HEARTH_AVX2 inline void KScales(const uint8_t* packed, uint8_t scales[8], __m256i* mins_pairs) {
+  uint8_t mins[8];
+  for (int j = 0; j < 8; ++j) UnpackKScale(packed, j, &scales[j], &mins[j]);
+  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins));
+  const __m128i m16 = _mm_cvtepu8_epi16(m8);  // 8 lanes
+  *mins_pairs = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
+}
+
+template <int NT, bool kQ5>
+HEARTH_AVX2 void DotQ45KN(int64_t k, const void* w, const void* act, size_t stride,
+                          float* out) {
+  using Block = std::conditional_t<kQ5, BlockQ5_K, BlockQ4_K>;
+  const auto* wb = static_cast<const Block*>(w);
+  const BlockQ8_K* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<BlockQ8_K>(act, stride, t);
+  __m256 acc[NT];
+  float min_acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    min_acc[t] = 0;
+  }
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < k / kQkK; ++b) {
+    uint8_t scales[8];
+    __m256i mins_pairs;
+    KScales(wb[b].scales, scales, &mins_pairs);
+    const float d = HalfToFloat(wb[b].d);
+    const float dmin = HalfToFloat(wb[b].dmin);
+    __m256i high_bits = _mm256_setzero_si256();
+    if constexpr (kQ5) {
+      high_bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qh));
+    }
+    __m256i sumi[NT];
+    for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs + 32 * chunk));
+      __m256i lo = _mm256_and_si256(packed, low_mask);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+      if constexpr (kQ5) {
+        // Bit (2*chunk) of qh[l] is the fifth bit of the low-nibble weight l, bit (2*chunk+1)
+        // that of the high-nibble one.
+        const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
+        const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
+        const __m256i sixteen = _mm256_set1_epi8(16);
+        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high_bits, bit_lo), bit_lo), sixteen));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high_bits, bit_hi), bit_hi), sixteen));
+      }
+      const __m256i scale_lo = _mm256_set1_epi16(scales[2 * chunk]);
+      const __m256i scale_hi = _mm256_set1_epi16(scales[2 * chunk + 1]);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* y = a[t][b].qs + 64 * chunk;
+        const __m256i y_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y));
+        const __m256i y_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32));
+        const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y_lo), scale_lo);
+        const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y_hi), scale_hi);
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p_lo, p_hi));
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].bsums));
+      const int mins_dot = HorizontalSumI32(_mm256_madd_epi16(bsums, mins_pairs));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t][b].d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+      min_acc[t] += dmin * a[t][b].d * static_cast<float>(mins_dot);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]) - min_acc[t];
+}
+
+template <int NT>
+HEARTH_AVX2 void DotQ6KN(int64_t k, const void* w, const void* act, size_t stride, float* out) {
+  const auto* wb = static_cast<const BlockQ6_K*>(w);
+  const BlockQ8_K* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<BlockQ8_K>(act, stride, t);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i two_bits = _mm256_set1_epi8(0x03);
+  for (int64_t b = 0; b < k / kQkK; ++b) {
+    const float d = HalfToFloat(wb[b].d);
+    const __m256i scales16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].scales)));
+    __m256i sumi[NT];
+    for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = wb[b].ql + 64 * half;
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qh + 32 * half));
+      // Quarter j covers weights 128*half + 32*j + l: low 4 bits from ql (low nibbles for j<2),
+      // high 2 bits from qh bits 2j..2j+1. Values are 0..63; the -32 is applied via bsums.
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(qh, two_bits), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two_bits), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two_bits), 4));
+      for (int j = 0; j < 4; ++j) {
+        // Scales of the two 16-weight groups of this quarter: lanes 0-7 and 8-15.
+        const int g = 8 * half + 2 * j;
+        const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(wb[b].scales[g + 1]),
+                                            _mm_set1_epi16(wb[b].scales[g]));
+        for (int t = 0; t < NT; ++t) {
+          const __m256i y = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(a[t][b].qs + 128 * half + 32 * j));
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], y), sc));
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].bsums));
+      const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);  // *32
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t][b].d),
+                               _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], offset)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]);
+}
+
+// Turns a kernel templated on the token count into a RowDotFn.
+template <template <int> class Kernel>
+void DispatchTokens(int64_t k, const void* w, const void* act, size_t stride, int nt,
+                    float* out) {
+  switch (nt) {
+    case 1:
+      return Kernel<1>::Run(k, w, act, stride, out);
+    case 2:
+      return Kernel<2>::Run(k, w, act, stride, out);
+    case 3:
+      return Kernel<3>::Run(k, w, act, stride, out);
+    default:
+      return Kernel<4>::Run(k, w, act, stride, out);
+  }
+}
+
+#define HEARTH_KERNEL_ADAPTER(Name, ...)                                               \
+  template <int NT>                                                                    \
+  struct Name {                                                                        \
+    static void Run(int64_t k, const void* w, const void* act, size_t stride, float* out) { \
+      __VA_ARGS__(k, w, act, stride, out);                                             \
+    }                                                                                  \
+  };
+HEARTH_KERNEL_ADAPTER(F32Kernel, DotFloatN<NT, false>)
+HEARTH_KERNEL_ADAPTER(F16Kernel, DotFloatN<NT, true>)
+HEARTH_KERNEL_ADAPTER(Q8_0Kernel, DotQ8_0N<NT>)
+HEARTH_KERNEL_ADAPTER(Q4_0Kernel, DotQ4_0N<NT>)
+HEARTH_KERNEL_ADAPTER(Q4KKernel, DotQ45KN<NT, false>)
+HEARTH_KERNEL_ADAPTER(Q5KKernel, DotQ45KN<NT, true>)
+HEARTH_KERNEL_ADAPTER(Q6KKernel, DotQ6KN<NT>)
+#undef HEARTH_KERNEL_ADAPTER
+
+// ---- Activation quantization (bit-identical to the scalar reference) ----
+
+// Quantizes 8 floats already multiplied by the inverse scale to int32 (round to nearest even,
+// as std::nearbyint in the default rounding mode).
+HEARTH_AVX2 inline __m256i RoundToInt(__m256 v) { return _mm256_cvtps_epi32(v); }
+
+// Packs 32 int32 (four vectors, each in order) into 32 int8 in order.
+HEARTH_AVX2 inline __m256i PackToInt8(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_packs_epi32(a, b);  // lanes interleave by 128-bit halves
+  const __m256i cd = _mm256_packs_epi32(c, d);
+  const __m256i abcd = _mm256_packs_epi16(ab, cd);
+  // After the two packs, 32-bit groups are in order 0 2 4 6 1 3 5 7; undo it.
+  return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+HEARTH_AVX2 inline float AbsMax(const float* x, int n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  return HorizontalMax(m);
+}
+
+HEARTH_AVX2 inline __m256i Quantize32(const float* x, float id) {
+  const __m256 s = _mm256_set1_ps(id);
+  return PackToInt8(RoundToInt(_mm256_mul_ps(_mm256_loadu_ps(x), s)),
+                    RoundToInt(_mm256_mul_ps(_mm256_loadu_ps(x + 8), s)),
+                    RoundToInt(_mm256_mul_ps(_mm256_loadu_ps(x + 16), s)),
+                    RoundToInt(_mm256_mul_ps(_mm256_loadu_ps(x + 24), s)));
+}
+
+HEARTH_AVX2 void QuantizeQ8(const float* x, ActQ8* out, int64_t k) {
+  for (int64_t b = 0; b < k / 32; ++b, x += 32) {
+    const float d = AbsMax(x, 32) / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const __m256i q = Quantize32(x, id);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q);
+    const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+                                           _mm256_set1_epi16(1));
+    out[b].d = d;
+    out[b].s = d * static_cast<float>(HorizontalSumI32(sums));
+  }
+}
+
+HEARTH_AVX2 void QuantizeQ8K(const float* x, BlockQ8_K* out, int64_t k) {
+  for (int64_t b = 0; b < k / kQkK; ++b, x += kQkK) {
+    const float d = AbsMax(x, kQkK) / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    for (int j = 0; j < kQkK; j += 32) {
+      const __m256i q = Quantize32(x + j, id);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs + j), q);
+      // Pairwise sums to 16 int16, then pairs of those: 8 per-16 groups... only 2 groups here.
+      const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);  // 16 sums of 2
+      const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));  // 8 sums of 4
+      alignas(32) int32_t lanes[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s32);
+      out[b].bsums[j / 16] = static_cast<int16_t>(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+      out[b].bsums[j / 16 + 1] = static_cast<int16_t>(lanes[4] + lanes[5] + lanes[6] + lanes[7]);
+    }
+    out[b].d = d;
+  }
+}
+
+// ---- Row operations ----
+
+// exp(x) for 8 lanes: x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial
+// (relative error ~2 ulp), scaled by 2^n through the exponent bits. Inputs below about -87
+// flush to 0, above 88 saturate to +inf.
+HEARTH_AVX2 inline __m256 Exp(__m256 x) {
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+  x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  // 2^n for n in [-127, 127]: n = -127 would be a denormal exponent field of 0 -> returns 0.
+  const __m256i exponent =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
+}
+
+HEARTH_AVX2 float DotRow(const float* a, const float* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float sum = HorizontalSum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+HEARTH_AVX2 void Axpy(float a, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+HEARTH_AVX2 float SumSquares(const float* x, int64_t n) { return DotRow(x, x, n); }
+
+HEARTH_AVX2 void MulScalarVec(const float* x, float s, const float* w, float* out, int64_t n) {
+  const __m256 vs = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+    if (w != nullptr) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+    _mm256_storeu_ps(out + i, v);
+  }
+  for (; i < n; ++i) out[i] = x[i] * s * (w != nullptr ? w[i] : 1.0f);
+}
+
+HEARTH_AVX2 float Max(const float* x, int64_t n) {
+  __m256 m = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  float out = HorizontalMax(m);
+  for (; i < n; ++i) out = x[i] > out ? x[i] : out;
+  return out;
+}
+
+HEARTH_AVX2 float ExpSubSum(float* x, float m, int64_t n) {
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float total = HorizontalSum(sum);
+  if (i < n) {
+    alignas(32) float tail[8];
+    const int rest = static_cast<int>(n - i);
+    for (int j = 0; j < 8; ++j) tail[j] = j < rest ? x[i + j] - m : -__builtin_inff();
+    _mm256_store_ps(tail, Exp(_mm256_load_ps(tail)));
+    for (int j = 0; j < rest; ++j) {
+      x[i + j] = tail[j];
+      total += tail[j];
+    }
+  }
+  return total;
+}
+
+HEARTH_AVX2 inline __m256 SiluTimes(__m256 g, __m256 u) {
+  const __m256 e = Exp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+HEARTH_AVX2 void SiluMul(const float* g, const float* u, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, SiluTimes(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+  }
+  if (i < n) {
+    alignas(32) float gt[8] = {}, ut[8] = {}, ot[8];
+    const int rest = static_cast<int>(n - i);
+    std::memcpy(gt, g + i, rest * sizeof(float));
+    std::memcpy(ut, u + i, rest * sizeof(float));
+    _mm256_store_ps(ot, SiluTimes(_mm256_load_ps(gt), _mm256_load_ps(ut)));
+    std::memcpy(out + i, ot, rest * sizeof(float));
+  }
+}
+
+HEARTH_AVX2 void Add(const float* a, const float* b, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  for (; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+HEARTH_AVX2 void Scale(float* x, float s, int64_t n) {
+  const __m256 vs = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+  for (; i < n; ++i) x[i] *= s;
+}
+
+HEARTH_AVX2 void F16ToF32(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(dst + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  }
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
+HEARTH_AVX2 void F32ToF16(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+HEARTH_AVX2 void DequantF16(const void* src, float* dst, int64_t n) {
+  F16ToF32(static_cast<const uint16_t*>(src), dst, n);
+}
+
+HEARTH_AVX2 void DequantQ8_0(const void* src, float* dst, int64_t n) {
+  const auto* blocks = static_cast<const BlockQ8_0*>(src);
+  for (int64_t b = 0; b < n / 32; ++b, dst += 32) {
+    const __m256 d = _mm256_set1_ps(HalfToFloat(blocks[b].d));
+    for (int j = 0; j < 32; j += 8) {
+      const __m256i q = _mm256_cvtepi8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blocks[b].qs + j)));
+      _mm256_storeu_ps(dst + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+    }
+  }
+}
+
+int Slot(gguf::TensorType type) { return static_cast<int>(type); }
+
+}  // namespace
+
+void FillAvx2Kernels(KernelTable& t) {
+  using gguf::TensorType;
+  t.level = IsaLevel::kAvx2;
+  t.dot[Slot(TensorType::kF32)] = DispatchTokens<F32Kernel>;
+  t.dot[Slot(TensorType::kF16)] = DispatchTokens<F16Kernel>;
+  t.dot[Slot(TensorType::kQ8_0)] = DispatchTokens<Q8_0Kernel>;
+  t.dot[Slot(TensorType::kQ4_0)] = DispatchTokens<Q4_0Kernel>;
+  t.dot[Slot(TensorType::kQ4_K)] = DispatchTokens<Q4KKernel>;
+  t.dot[Slot(TensorType::kQ5_K)] = DispatchTokens<Q5KKernel>;
+  t.dot[Slot(TensorType::kQ6_K)] = DispatchTokens<Q6KKernel>;
+  t.dequantize[Slot(TensorType::kF16)] = DequantF16;
+  t.dequantize[Slot(TensorType::kQ8_0)] = DequantQ8_0;
+  t.quantize_q8 = QuantizeQ8;
+  t.quantize_q8k = QuantizeQ8K;
+  t.dot_f32 = DotRow;
+  t.axpy = Axpy;
+  t.sum_squares = SumSquares;
+  t.mul_scalar_vec = MulScalarVec;
+  t.max = Max;
+  t.exp_sub_sum = ExpSubSum;
+  t.silu_mul = SiluMul;
+  t.add = Add;
+  t.scale = Scale;
+  t.f16_to_f32 = F16ToF32;
+  t.f32_to_f16 = F32ToF16;
+}
+
+}  // namespace hearth::kernels::internal
+
+#else
+namespace hearth::kernels::internal {
+void FillAvx2Kernels(KernelTable& t) { t.level = IsaLevel::kAvx2; }
+}  // namespace hearth::kernels::internal
+#endif

@@ -1,0 +1,81 @@
+// Internal: the table of kernel function pointers for one instruction-set level, and the
+// activation formats the quantized dot products consume. Public entry points (matmul.h, ops.h)
+// read the active table; tests compare tables of different levels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hearth/gguf/quant_blocks.h"
+#include "hearth/gguf/tensor_type.h"
+#include "hearth/kernels/cpu_features.h"
+
+namespace hearth::kernels::internal {
+
+// 32 activations quantized symmetrically: x ≈ d * qs. `s` = d * sum(qs), which lets weight
+// formats with an offset (Q4_0's -8) fold it into one multiply per block.
+struct ActQ8 {
+  float d;
+  float s;
+  int8_t qs[32];
+};
+static_assert(sizeof(ActQ8) == 40);
+
+// What a weight type's dot product wants its activations as.
+enum class ActFormat { kF32, kQ8, kQ8K };
+
+// out[t] = dot(weight row, activation row t) for t < nt (1..kMaxTokens); activation row t
+// starts act_stride bytes after row t-1. k is the row length in weights.
+inline constexpr int kMaxTokens = 4;
+using RowDotFn = void (*)(int64_t k, const void* w_row, const void* act, size_t act_stride,
+                          int nt, float* out);
+
+inline constexpr int kTypeSlots = 31;  // indexed by the GGUF type id (BF16 = 30)
+
+struct KernelTable {
+  IsaLevel level = IsaLevel::kScalar;
+  // Direct dot products; nullptr means "dequantize the row to F32, then use dot[F32]".
+  RowDotFn dot[kTypeSlots] = {};
+  void (*dequantize[kTypeSlots])(const void* src, float* dst, int64_t n) = {};
+  void (*quantize_q8)(const float* x, ActQ8* out, int64_t k) = nullptr;
+  void (*quantize_q8k)(const float* x, gguf::BlockQ8_K* out, int64_t k) = nullptr;
+
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  void (*axpy)(float a, const float* x, float* y, int64_t n) = nullptr;  // y += a * x
+  float (*sum_squares)(const float* x, int64_t n) = nullptr;
+  void (*mul_scalar_vec)(const float* x, float s, const float* w, float* out, int64_t n) =
+      nullptr;  // out = x * s * w (w may be null)
+  float (*max)(const float* x, int64_t n) = nullptr;
+  float (*exp_sub_sum)(float* x, float m, int64_t n) = nullptr;  // x = exp(x - m); returns sum
+  void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
+  void (*add)(const float* a, const float* b, float* out, int64_t n) = nullptr;
+  void (*scale)(float* x, float s, int64_t n) = nullptr;
+  void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n) = nullptr;
+  void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t n) = nullptr;
+};
+
+ActFormat ActFormatFor(gguf::TensorType type);
+
+// Active table (chosen once; see SetIsaLevel).
+const KernelTable& Kernels();
+// Table of a given level; nullptr when the CPU cannot run it.
+const KernelTable* KernelsFor(IsaLevel level);
+
+// Per-level fillers: each starts from the table of the level below and overrides what it
+// accelerates.
+void FillScalarKernels(KernelTable& table);
+void FillAvx2Kernels(KernelTable& table);
+void FillAvx512Kernels(KernelTable& table);
+
+// Q4_K/Q5_K packed 6-bit scale and min of sub-block j (0..7).
+inline void UnpackKScale(const uint8_t* s, int j, uint8_t* scale, uint8_t* min) {
+  if (j < 4) {
+    *scale = s[j] & 63;
+    *min = s[j + 4] & 63;
+  } else {
+    *scale = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+    *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+}  // namespace hearth::kernels::internal

@@ -1,0 +1,175 @@
+#include "hearth/kernels/matmul.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "hearth/kernels/dispatch.h"
+
+namespace hearth::kernels {
+namespace {
+
+using internal::ActFormat;
+using internal::ActQ8;
+using internal::KernelTable;
+using internal::kMaxTokens;
+
+// Rows handed to one dot-kernel sweep over all tokens: their weights (at most ~16 × K bytes)
+// stay in L1/L2 while every group of kMaxTokens tokens is applied to them.
+constexpr int64_t kRowBlock = 16;
+
+int Slot(gguf::TensorType type) { return static_cast<int>(type); }
+
+size_t ActRowBytes(ActFormat format, int64_t k) {
+  switch (format) {
+    case ActFormat::kQ8:
+      return static_cast<size_t>(k / 32) * sizeof(ActQ8);
+    case ActFormat::kQ8K:
+      return static_cast<size_t>(k / gguf::kQkK) * sizeof(gguf::BlockQ8_K);
+    case ActFormat::kF32:
+      break;
+  }
+  return static_cast<size_t>(k) * sizeof(float);
+}
+
+// Applies rows [r0, r1) to tokens [0, m): `act` rows are act_stride bytes apart and `row_ptr`
+// gives the weight row in the format `dot` consumes.
+template <typename RowPtr>
+void SweepRows(const internal::RowDotFn dot, int64_t k, int64_t r0, int64_t r1, RowPtr row_ptr,
+               const uint8_t* act, size_t act_stride, int64_t m, float* y, int64_t ldy) {
+  float out[kMaxTokens];
+  for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const int64_t rb_end = std::min(r1, rb + kRowBlock);
+    for (int64_t t0 = 0; t0 < m; t0 += kMaxTokens) {
+      const int nt = static_cast<int>(std::min<int64_t>(kMaxTokens, m - t0));
+      const uint8_t* act_t0 = act + act_stride * t0;
+      for (int64_t r = rb; r < rb_end; ++r) {
+        dot(k, row_ptr(r), act_t0, act_stride, nt, out);
+        for (int t = 0; t < nt; ++t) y[(t0 + t) * ldy + r] = out[t];
+      }
+    }
+  }
+}
+
+std::vector<uint8_t>& ActivationBuffer() {
+  thread_local std::vector<uint8_t> buffer;
+  return buffer;
+}
+
+}  // namespace
+
+bool IsSupportedWeightType(gguf::TensorType type) {
+  const int slot = Slot(type);
+  if (slot < 0 || slot >= internal::kTypeSlots) return false;
+  return internal::KernelsFor(IsaLevel::kScalar)->dequantize[slot] != nullptr;
+}
+
+Result<WeightView> WeightView::Make(gguf::TensorType type, const void* data, int64_t rows,
+                                    int64_t cols) {
+  if (!IsSupportedWeightType(type)) {
+    return Status::Unimplemented(
+        fmt::format("weight type {} is not supported by the CPU kernels",
+                    gguf::TraitsOf(type).name));
+  }
+  if (rows < 0 || cols <= 0) {
+    return Status::InvalidArgument(fmt::format("bad weight shape {} x {}", rows, cols));
+  }
+  HEARTH_ASSIGN_OR_RETURN(uint64_t row_bytes, gguf::RowBytes(type, cols));
+  if (data == nullptr && rows > 0) return Status::InvalidArgument("weight data is null");
+  return WeightView{type, data, rows, cols, static_cast<size_t>(row_bytes)};
+}
+
+Result<WeightView> WeightView::FromTensor(const gguf::TensorInfo& tensor) {
+  Result<WeightView> view =
+      Make(tensor.type, tensor.data, tensor.rows(), tensor.row_length());
+  if (!view.ok()) return view.status().WithContext(fmt::format("tensor '{}'", tensor.name));
+  if (static_cast<uint64_t>(view->rows) * view->row_bytes > tensor.size_bytes) {
+    return Status::Corruption(fmt::format("tensor '{}': {} bytes cannot hold {} x {} {}",
+                                          tensor.name, tensor.size_bytes, view->rows,
+                                          view->cols, gguf::TraitsOf(tensor.type).name));
+  }
+  return view;
+}
+
+void MatMul(const WeightView& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
+  MatMulStrided(w, x, w.cols, m, y, w.rows, pool);
+}
+
+void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, float* y,
+                   int64_t ldy, ThreadPool& pool) {
+  if (m <= 0 || w.rows <= 0) return;
+  const KernelTable& kernels = internal::Kernels();
+  const int64_t k = w.cols;
+  const int slot = Slot(w.type);
+  const internal::RowDotFn direct = kernels.dot[slot];
+  const internal::RowDotFn dot_f32 = kernels.dot[Slot(gguf::TensorType::kF32)];
+  // Units of parallel work: blocks of rows, so each thread sweeps whole row blocks.
+  const int64_t units = (w.rows + kRowBlock - 1) / kRowBlock;
+  auto unit_rows = [&w](int64_t u0, int64_t u1) {
+    return std::pair<int64_t, int64_t>(u0 * kRowBlock, std::min(w.rows, u1 * kRowBlock));
+  };
+
+  if (direct == nullptr) {
+    // Types without a direct kernel: widen each row to F32 once and apply it to every token.
+    auto dequantize = kernels.dequantize[slot];
+    pool.ParallelFor(units, [&](int64_t u0, int64_t u1) {
+      auto [r0, r1] = unit_rows(u0, u1);
+      thread_local std::vector<float> rows_f32;
+      rows_f32.resize(static_cast<size_t>(kRowBlock * k));
+      for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+        const int64_t rb_end = std::min(r1, rb + kRowBlock);
+        for (int64_t r = rb; r < rb_end; ++r) dequantize(w.row(r), &rows_f32[(r - rb) * k], k);
+        SweepRows(
+            dot_f32, k, rb, rb_end, [&](int64_t r) { return &rows_f32[(r - rb) * k]; },
+            reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(ldx) * sizeof(float), m, y,
+            ldy);
+      }
+    });
+    return;
+  }
+
+  const ActFormat format = internal::ActFormatFor(w.type);
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+  size_t act_stride = static_cast<size_t>(ldx) * sizeof(float);
+  if (format != ActFormat::kF32) {
+    act_stride = ActRowBytes(format, k);
+    std::vector<uint8_t>& buffer = ActivationBuffer();
+    buffer.resize(act_stride * static_cast<size_t>(m));
+    uint8_t* base = buffer.data();
+    auto quantize = [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        if (format == ActFormat::kQ8) {
+          kernels.quantize_q8(x + t * ldx, reinterpret_cast<ActQ8*>(base + act_stride * t), k);
+        } else {
+          kernels.quantize_q8k(x + t * ldx,
+                               reinterpret_cast<gguf::BlockQ8_K*>(base + act_stride * t), k);
+        }
+      }
+    };
+    if (m >= 8) {
+      pool.ParallelFor(m, quantize);
+    } else {
+      quantize(0, m);
+    }
+    act = base;
+  }
+  pool.ParallelFor(units, [&](int64_t u0, int64_t u1) {
+    auto [r0, r1] = unit_rows(u0, u1);
+    SweepRows(
+        direct, k, r0, r1, [&w](int64_t r) { return w.row(r); }, act, act_stride, m, y, ldy);
+  });
+}
+
+Status EmbeddingLookup(const WeightView& w, int32_t token, float* out) {
+  if (token < 0 || token >= w.rows) {
+    return Status::OutOfRange(
+        fmt::format("token id {} outside the embedding table of {} rows", token, w.rows));
+  }
+  DequantizeRowFast(w.type, w.row(token), out, w.cols);
+  return Status::Ok();
+}
+
+void DequantizeRowFast(gguf::TensorType type, const void* src, float* dst, int64_t n) {
+  internal::Kernels().dequantize[Slot(type)](src, dst, n);
+}
+
+}  // namespace hearth::kernels
