@@ -40,6 +40,8 @@ struct ModelConfig {
   float rope_low_freq_factor = 1.f;
   float rope_high_freq_factor = 4.f;
   int rope_original_context = 0;
+  // Linear rope scaling ("rope.scaling.type" = linear): positions are multiplied by this.
+  float rope_freq_scale = 1.f;
   bool tied_output = false;
   bool qkv_bias = false;
 };
@@ -66,7 +68,8 @@ class Model {
   virtual uint64_t WeightBytes() const = 0;
 
   // Evaluates `batch`; writes vocab_size logits for each token with want_logits, in batch order,
-  // into `logits` (sized count(want_logits) * vocab_size).
+  // into `logits` (sized count(want_logits) * vocab_size). Not reentrant: scratch buffers are
+  // reused across calls, so one Forward at a time per Model.
   virtual Status Forward(std::span<const BatchToken> batch, KvCacheStorage& kv,
                          std::span<float> logits, kernels::ThreadPool& pool) = 0;
 };
