@@ -3,10 +3,12 @@
 // definitions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "hearth/base/half.h"
 #include "hearth/gguf/quantize.h"
 #include "hearth/kernels/matmul.h"
 #include "kernels/kernel_test_util.h"
@@ -70,25 +72,42 @@ TEST_P(DequantizeTest, ActivationQuantizationMatchesScalarAndDefinition) {
   std::vector<internal::ActQ8> q8(k / 32), q8_ref(k / 32);
   table().quantize_q8(x.data(), q8.data(), k);
   scalar.quantize_q8(x.data(), q8_ref.data(), k);
+  // The reference engine's (llama.cpp, x86) Q8_0/Q8_1 definition: quants round(x * 127 / amax)
+  // to nearest even, d = amax / 127 and s = d * sum(quants) both stored as fp16 values.
+  auto half = [](float v) { return Fp16ToFp32(Fp32ToFp16(v)); };
   for (int64_t b = 0; b < k / 32; ++b) {
     ASSERT_EQ(q8[b].d, q8_ref[b].d);
-    ASSERT_FLOAT_EQ(q8[b].s, q8_ref[b].s);
+    ASSERT_EQ(q8[b].s, q8_ref[b].s);
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * b + j]));
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
       ASSERT_EQ(q8[b].qs[j], q8_ref[b].qs[j]) << "block " << b << " index " << j;
-      EXPECT_LE(std::fabs(q8[b].d * q8[b].qs[j] - x[32 * b + j]), q8[b].d * 0.5f + 1e-6f);
+      const float expected = amax == 0 ? 0.0f : std::nearbyint(x[32 * b + j] * (127.0f / amax));
+      EXPECT_EQ(q8[b].qs[j], expected) << "block " << b << " index " << j;
       sum += q8[b].qs[j];
     }
-    EXPECT_FLOAT_EQ(q8[b].s, q8[b].d * sum);
+    EXPECT_EQ(q8[b].d, half(amax / 127.0f));
+    EXPECT_EQ(q8[b].s, half(amax / 127.0f * static_cast<float>(sum)));
   }
   std::vector<gguf::BlockQ8_K> qk(k / 256), qk_ref(k / 256);
   table().quantize_q8k(x.data(), qk.data(), k);
   scalar.quantize_q8k(x.data(), qk_ref.data(), k);
+  // Q8_K: the first element of largest magnitude, with its sign, sets iscale = -127 / max;
+  // quants min(127, round(iscale * x)) to nearest even, d = 1 / iscale as a float.
   for (int64_t b = 0; b < k / 256; ++b) {
     ASSERT_EQ(qk[b].d, qk_ref[b].d);
+    float max = 0;
+    for (int j = 0; j < 256; ++j) {
+      if (std::fabs(x[256 * b + j]) > std::fabs(max)) max = x[256 * b + j];
+    }
+    const float iscale = max == 0 ? 0.0f : -127.0f / max;
+    EXPECT_EQ(qk[b].d, max == 0 ? 0.0f : 1.0f / iscale);
     for (int j = 0; j < 256; ++j) {
       ASSERT_EQ(qk[b].qs[j], qk_ref[b].qs[j]);
-      EXPECT_LE(std::fabs(qk[b].d * qk[b].qs[j] - x[256 * b + j]), qk[b].d * 0.5f + 1e-6f);
+      EXPECT_EQ(qk[b].qs[j], std::min(127.0f, std::nearbyint(iscale * x[256 * b + j])));
+      EXPECT_LE(std::fabs(qk[b].d * qk[b].qs[j] - x[256 * b + j]),
+                std::fabs(qk[b].d) * 0.5f + 1e-6f);
     }
     for (int g = 0; g < 16; ++g) {
       int sum = 0;

@@ -88,9 +88,11 @@ TEST_P(FixtureReferenceTest, PromptLogitsAndGreedyMatchReferenceEngine) {
     // Greedy continuation, one token per step through the KV cache.
     std::vector<float> last = logits.back();
     for (size_t step = 0; step < ref.greedy.size(); ++step) {
+      // A step whose top-1/top-2 margin is under 0.1 may legitimately pick either token.
+      if (ref.greedy_margin[step] < 0.1) break;
       const int32_t token = ArgMax(last);
       EXPECT_EQ(token, ref.greedy[step]) << c.name << " prompt " << p << " greedy step " << step;
-      if (token != ref.greedy[step] || ref.greedy_margin[step] < 0.1) break;  // either is fine now
+      if (token != ref.greedy[step]) break;
       const int32_t next[] = {token};
       last = Evaluate(model, *kv, session, next, pool).at(0);
     }

@@ -4,6 +4,7 @@
 // Dot products handle one weight row against up to kMaxTokens activation rows: the weights are
 // loaded and unpacked once and multiplied into every token's accumulator, which is what makes
 // prompt processing (many tokens per call) cheaper per token than decode.
+#include <cmath>
 #include <cstring>
 
 #include "hearth/kernels/dispatch.h"
@@ -50,11 +51,6 @@ inline const Act* ActRow(const void* act, size_t stride, int t) {
   return reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + stride * t);
 }
 
-// Sum over pairs of unsigned(w) * signed(a), widened to 8 int32 lanes.
-HEARTH_AVX2 inline __m256i DotU8I8(__m256i w, __m256i a) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
-}
-
 // ---- F32 / F16 ----
 
 template <int NT, bool kHalf>
@@ -97,53 +93,167 @@ HEARTH_AVX2 void DotFloatN(int64_t k, const void* w, const void* act, size_t str
   }
 }
 
-// ---- Q8_0 and Q4_0 against 8-bit activation blocks ----
+// ---- 32-weight block formats against 8-bit activation blocks ----
+//
+// Each format turns one block into 32 quant bytes in weight order and its scale d:
+//   Q8_0: q signed, w = d q          Q4_0: q = nibble - 8, w = d q     Q5_0: q = 5-bit - 16, w = d q
+//   Q4_1: q = nibble, w = d q + m    Q5_1: q = 5-bit value, w = d q + m
+// Signed quants go through maddubs as |q| with the sign moved onto the activations (one
+// vpsignb per row and token, the same cost as subtracting an offset afterwards, and no offset
+// vectors competing for the 16 registers); Q4_1/Q5_1 add m * s_a per block.
 
-template <int NT>
-HEARTH_AVX2 void DotQ8_0N(int64_t k, const void* w, const void* act, size_t stride, float* out) {
-  const auto* wb = static_cast<const BlockQ8_0*>(w);
-  const ActQ8* a[NT];
-  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
-  __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < k / 32; ++b) {
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs));
-    const __m256i q_abs = _mm256_sign_epi8(q, q);  // maddubs wants the unsigned operand
-    const float d = HalfToFloat(wb[b].d);
-    for (int t = 0; t < NT; ++t) {
-      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
-      const __m256i dot = DotU8I8(q_abs, _mm256_sign_epi8(y, q));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t][b].d), _mm256_cvtepi32_ps(dot), acc[t]);
-    }
-  }
-  for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]);
+// 32 bytes, 0xFF where bit i of `bits` is set (lane i <-> bit i).
+HEARTH_AVX2 inline __m256i SpreadBits(uint32_t bits) {
+  const __m256i bytes = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
 }
 
-template <int NT>
-HEARTH_AVX2 void DotQ4_0N(int64_t k, const void* w, const void* act, size_t stride, float* out) {
-  const auto* wb = static_cast<const BlockQ4_0*>(w);
-  const ActQ8* a[NT];
-  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
-  __m256 acc[NT];
-  float offset[NT];  // sum over blocks of d_w * 8 * d_a * sum(a): the -8 of every weight
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = _mm256_setzero_ps();
-    offset[t] = 0;
+// Low nibbles are weights 0..15, high nibbles 16..31.
+HEARTH_AVX2 inline __m256i Nibbles(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                          _mm256_set1_epi8(0x0F));
+}
+
+HEARTH_AVX2 inline uint32_t HighBits32(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, 4);
+  return bits;
+}
+
+struct FormatQ8_0 {
+  using Block = BlockQ8_0;
+  static constexpr bool kSigned = true, kHasMin = false;
+  HEARTH_AVX2 static __m256i Quants(const Block& b) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   }
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  for (int64_t b = 0; b < k / 32; ++b) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].qs));
-    const __m256i q = _mm256_and_si256(
-        _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_mask);  // 0..15
-    const float d = HalfToFloat(wb[b].d);
+};
+struct FormatQ4_0 {
+  using Block = BlockQ4_0;
+  static constexpr bool kSigned = true, kHasMin = false;
+  HEARTH_AVX2 static __m256i Quants(const Block& b) {
+    return _mm256_sub_epi8(Nibbles(b.qs), _mm256_set1_epi8(8));
+  }
+};
+struct FormatQ5_0 {
+  using Block = gguf::BlockQ5_0;
+  static constexpr bool kSigned = true, kHasMin = false;
+  // nibble - 16 when the fifth bit is clear is the nibble with 0xF0 on top, as a signed byte.
+  HEARTH_AVX2 static __m256i Quants(const Block& b) {
+    return _mm256_or_si256(Nibbles(b.qs), _mm256_andnot_si256(SpreadBits(HighBits32(b.qh)),
+                                                              _mm256_set1_epi8(-16)));
+  }
+};
+struct FormatQ4_1 {
+  using Block = gguf::BlockQ4_1;
+  static constexpr bool kSigned = false, kHasMin = true;
+  HEARTH_AVX2 static __m256i Quants(const Block& b) { return Nibbles(b.qs); }
+};
+struct FormatQ5_1 {
+  using Block = gguf::BlockQ5_1;
+  static constexpr bool kSigned = false, kHasMin = true;
+  HEARTH_AVX2 static __m256i Quants(const Block& b) {
+    return _mm256_or_si256(Nibbles(b.qs), _mm256_and_si256(SpreadBits(HighBits32(b.qh)),
+                                                           _mm256_set1_epi8(0x10)));
+  }
+};
+
+template <typename F>
+HEARTH_AVX2 void ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n) {
+  const auto* blocks = static_cast<const typename F::Block*>(src);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    dst[b].d = blocks[b].d;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst[b].qs), F::Quants(blocks[b]));
+  }
+}
+
+// NR weight rows (w_stride bytes apart) against NT activation rows; out[r * kMaxTokens + t].
+// Every (row, token) pair does the same arithmetic in the same order whatever NR and NT are,
+// so results do not depend on how a matmul was tiled.
+template <typename F, int NR, int NT>
+HEARTH_AVX2 void Dot32(int64_t k, const void* w, size_t w_stride, const void* act,
+                       size_t stride, float* out) {
+  using Block = typename F::Block;
+  const Block* wb[NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+    wb[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + w_stride * r);
+  }
+  const ActQ8* a[NT];
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
+  __m256 acc[NR * NT];  // flat: GCC keeps a flat array in registers, not a 2-D one
+  float min_acc[NR * NT];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) {
-      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[t][b].d), _mm256_cvtepi32_ps(DotU8I8(q, y)),
-                               acc[t]);
-      offset[t] += d * a[t][b].s;
+      acc[r * NT + t] = _mm256_setzero_ps();
+      min_acc[r * NT + t] = 0;
     }
   }
-  for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]) - 8.0f * offset[t];
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    // Row by row, so that only one row's quants are live next to the NR x NT accumulators
+    // (AVX2 has 16 vector registers).
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const __m256i q = F::Quants(wb[r][b]);
+      __m256i q_abs = q;
+      if constexpr (F::kSigned) q_abs = _mm256_sign_epi8(q, q);
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(wb[r][b].d));
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) {
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+        __m256i dot;
+        if constexpr (F::kSigned) {
+          dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q_abs, _mm256_sign_epi8(y, q)), ones);
+        } else {
+          dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones);
+        }
+        acc[r * NT + t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(&a[t][b].d)),
+                                    _mm256_cvtepi32_ps(dot), acc[r * NT + t]);
+        if constexpr (F::kHasMin) min_acc[r * NT + t] += HalfToFloat(wb[r][b].m) * a[t][b].s;
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) out[r * kMaxTokens + t] = HorizontalSum(acc[r * NT + t]) + min_acc[r * NT + t];
+  }
+}
+
+template <typename F>
+void Dot32Row(int64_t k, const void* w, const void* act, size_t stride, int nt, float* out) {
+  switch (nt) {
+    case 1:
+      return Dot32<F, 1, 1>(k, w, 0, act, stride, out);
+    case 2:
+      return Dot32<F, 1, 2>(k, w, 0, act, stride, out);
+    case 3:
+      return Dot32<F, 1, 3>(k, w, 0, act, stride, out);
+    default:
+      return Dot32<F, 1, 4>(k, w, 0, act, stride, out);
+  }
+}
+
+template <typename F>
+void Dot32Pair(int64_t k, const void* w, size_t w_stride, const void* act, size_t stride, int nt,
+               float* out) {
+  switch (nt) {
+    case 1:
+      return Dot32<F, 2, 1>(k, w, w_stride, act, stride, out);
+    case 2:
+      return Dot32<F, 2, 2>(k, w, w_stride, act, stride, out);
+    case 3:
+      return Dot32<F, 2, 3>(k, w, w_stride, act, stride, out);
+    default:
+      return Dot32<F, 2, 4>(k, w, w_stride, act, stride, out);
+  }
 }
 
 // ---- K-quants against Q8_K activation blocks ----
@@ -297,8 +407,6 @@ void DispatchTokens(int64_t k, const void* w, const void* act, size_t stride, in
   };
 HEARTH_KERNEL_ADAPTER(F32Kernel, DotFloatN<NT, false>)
 HEARTH_KERNEL_ADAPTER(F16Kernel, DotFloatN<NT, true>)
-HEARTH_KERNEL_ADAPTER(Q8_0Kernel, DotQ8_0N<NT>)
-HEARTH_KERNEL_ADAPTER(Q4_0Kernel, DotQ4_0N<NT>)
 HEARTH_KERNEL_ADAPTER(Q4KKernel, DotQ45KN<NT, false>)
 HEARTH_KERNEL_ADAPTER(Q5KKernel, DotQ45KN<NT, true>)
 HEARTH_KERNEL_ADAPTER(Q6KKernel, DotQ6KN<NT>)
@@ -334,25 +442,40 @@ HEARTH_AVX2 inline __m256i Quantize32(const float* x, float id) {
                     RoundToInt(_mm256_mul_ps(_mm256_loadu_ps(x + 24), s)));
 }
 
+HEARTH_AVX2 inline float RoundToHalf(float v) {
+  return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
 HEARTH_AVX2 void QuantizeQ8(const float* x, ActQ8* out, int64_t k) {
   for (int64_t b = 0; b < k / 32; ++b, x += 32) {
-    const float d = AbsMax(x, 32) / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const float amax = AbsMax(x, 32);
+    const float d = amax / 127.0f;
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
     const __m256i q = Quantize32(x, id);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q);
     const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
                                            _mm256_set1_epi16(1));
-    out[b].d = d;
-    out[b].s = d * static_cast<float>(HorizontalSumI32(sums));
+    out[b].d = RoundToHalf(d);
+    out[b].s = RoundToHalf(d * static_cast<float>(HorizontalSumI32(sums)));
   }
 }
 
 HEARTH_AVX2 void QuantizeQ8K(const float* x, BlockQ8_K* out, int64_t k) {
   for (int64_t b = 0; b < k / kQkK; ++b, x += kQkK) {
-    const float d = AbsMax(x, kQkK) / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    // The signed element of largest magnitude (the first one on ties) sets the scale.
+    const float amax = AbsMax(x, kQkK);
+    float max = 0;
+    for (int j = 0; j < kQkK; ++j) {
+      if (std::fabs(x[j]) == amax) {
+        max = x[j];
+        break;
+      }
+    }
+    const float iscale = amax != 0 ? -127.0f / max : 0.0f;
+    const float d = amax != 0 ? 1.0f / iscale : 0.0f;
     for (int j = 0; j < kQkK; j += 32) {
-      const __m256i q = Quantize32(x + j, id);
+      // Saturating packs give the min(127, q) of the scalar reference.
+      const __m256i q = Quantize32(x + j, iscale);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs + j), q);
       // Pairwise sums to 16 int16, then pairs of those: 8 per-16 groups... only 2 groups here.
       const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);  // 16 sums of 2
@@ -411,6 +534,85 @@ HEARTH_AVX2 void Axpy(float a, const float* x, float* y, int64_t n) {
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   }
   for (; i < n; ++i) y[i] += a * x[i];
+}
+
+// Four rows at a time share each load of q and give four independent FMA chains (one row alone
+// is bound by FMA latency at head sizes like 64); the four sums reduce together.
+HEARTH_AVX2 void DotRows(const float* q, const float* rows, int64_t n, int64_t d, float* out) {
+  const int64_t d8 = d & ~int64_t{7};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* r0 = rows + j * d;
+    const float* r1 = r0 + d;
+    const float* r2 = r1 + d;
+    const float* r3 = r2 + d;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < d8; i += 8) {
+      const __m256 qi = _mm256_loadu_ps(q + i);
+      a0 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(r0 + i), a0);
+      a1 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(r1 + i), a1);
+      a2 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(r2 + i), a2);
+      a3 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(r3 + i), a3);
+    }
+    // hadd pairs: lanes end up as (row0, row1, row2, row3) per 128-bit half; add the halves.
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m128 sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, sums);
+    for (int64_t i = d8; i < d; ++i) {
+      lanes[0] += q[i] * r0[i];
+      lanes[1] += q[i] * r1[i];
+      lanes[2] += q[i] * r2[i];
+      lanes[3] += q[i] * r3[i];
+    }
+    for (int r = 0; r < 4; ++r) out[j + r] = lanes[r];
+  }
+  for (; j < n; ++j) out[j] = DotRow(q, rows + j * d, d);
+}
+
+HEARTH_AVX2 void AccumulateRows(const float* p, const float* rows, int64_t n, int64_t d,
+                                float* out) {
+  int64_t i = 0;
+  // 64 outputs at a time: eight independent FMA chains keep both FMA pipes busy.
+  for (; i + 64 <= d; i += 64) {
+    __m256 acc[8];
+    for (int c = 0; c < 8; ++c) acc[c] = _mm256_loadu_ps(out + i + 8 * c);
+    for (int64_t j = 0; j < n; ++j) {
+      const float* row = rows + j * d + i;
+      const __m256 pj = _mm256_broadcast_ss(p + j);
+      for (int c = 0; c < 8; ++c) acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 8 * c), acc[c]);
+    }
+    for (int c = 0; c < 8; ++c) _mm256_storeu_ps(out + i + 8 * c, acc[c]);
+  }
+  for (; i + 32 <= d; i += 32) {
+    __m256 acc0 = _mm256_loadu_ps(out + i), acc1 = _mm256_loadu_ps(out + i + 8);
+    __m256 acc2 = _mm256_loadu_ps(out + i + 16), acc3 = _mm256_loadu_ps(out + i + 24);
+    for (int64_t j = 0; j < n; ++j) {
+      const float* row = rows + j * d + i;
+      const __m256 pj = _mm256_broadcast_ss(p + j);
+      acc0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row), acc0);
+      acc1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 8), acc1);
+      acc2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 16), acc2);
+      acc3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 24), acc3);
+    }
+    _mm256_storeu_ps(out + i, acc0);
+    _mm256_storeu_ps(out + i + 8, acc1);
+    _mm256_storeu_ps(out + i + 16, acc2);
+    _mm256_storeu_ps(out + i + 24, acc3);
+  }
+  for (; i + 8 <= d; i += 8) {
+    __m256 acc = _mm256_loadu_ps(out + i);
+    for (int64_t j = 0; j < n; ++j) {
+      acc = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(rows + j * d + i), acc);
+    }
+    _mm256_storeu_ps(out + i, acc);
+  }
+  for (; i < d; ++i) {
+    float acc = out[i];
+    for (int64_t j = 0; j < n; ++j) acc += p[j] * rows[j * d + i];
+    out[i] = acc;
+  }
 }
 
 HEARTH_AVX2 float SumSquares(const float* x, int64_t n) { return DotRow(x, x, n); }
@@ -536,8 +738,18 @@ void FillAvx2Kernels(KernelTable& t) {
   t.level = IsaLevel::kAvx2;
   t.dot[Slot(TensorType::kF32)] = DispatchTokens<F32Kernel>;
   t.dot[Slot(TensorType::kF16)] = DispatchTokens<F16Kernel>;
-  t.dot[Slot(TensorType::kQ8_0)] = DispatchTokens<Q8_0Kernel>;
-  t.dot[Slot(TensorType::kQ4_0)] = DispatchTokens<Q4_0Kernel>;
+  t.dot[Slot(TensorType::kQ8_0)] = Dot32Row<FormatQ8_0>;
+  t.dot[Slot(TensorType::kQ4_0)] = Dot32Row<FormatQ4_0>;
+  t.dot[Slot(TensorType::kQ5_0)] = Dot32Row<FormatQ5_0>;
+  t.dot[Slot(TensorType::kQ4_1)] = Dot32Row<FormatQ4_1>;
+  t.dot[Slot(TensorType::kQ5_1)] = Dot32Row<FormatQ5_1>;
+  t.dot2[Slot(TensorType::kQ8_0)] = Dot32Pair<FormatQ8_0>;
+  t.to_q8_0[Slot(TensorType::kQ4_0)] = ToQ8_0<FormatQ4_0>;
+  t.to_q8_0[Slot(TensorType::kQ5_0)] = ToQ8_0<FormatQ5_0>;
+  t.dot2[Slot(TensorType::kQ4_0)] = Dot32Pair<FormatQ4_0>;
+  t.dot2[Slot(TensorType::kQ5_0)] = Dot32Pair<FormatQ5_0>;
+  // Q4_1/Q5_1 keep one row at a time: their per-(row, token) min sums would not fit in
+  // registers next to a pair's accumulators.
   t.dot[Slot(TensorType::kQ4_K)] = DispatchTokens<Q4KKernel>;
   t.dot[Slot(TensorType::kQ5_K)] = DispatchTokens<Q5KKernel>;
   t.dot[Slot(TensorType::kQ6_K)] = DispatchTokens<Q6KKernel>;
@@ -547,6 +759,8 @@ void FillAvx2Kernels(KernelTable& t) {
   t.quantize_q8k = QuantizeQ8K;
   t.dot_f32 = DotRow;
   t.axpy = Axpy;
+  t.dot_rows = DotRows;
+  t.accumulate_rows = AccumulateRows;
   t.sum_squares = SumSquares;
   t.mul_scalar_vec = MulScalarVec;
   t.max = Max;

@@ -195,6 +195,8 @@ void FillAvx512Kernels(KernelTable& t) {
   t.level = IsaLevel::kAvx512;
   t.dot[Slot(TensorType::kQ8_0)] =
       DispatchTokens<DotQ8_0N<1>, DotQ8_0N<2>, DotQ8_0N<3>, DotQ8_0N<4>>;
+  // The VNNI row kernel (one dpbusd instead of maddubs+madd) replaces the AVX2 pair kernel.
+  t.dot2[Slot(TensorType::kQ8_0)] = nullptr;
   t.dot[Slot(TensorType::kQ4_K)] = DispatchTokens<DotQ4KN<1>, DotQ4KN<2>, DotQ4KN<3>, DotQ4KN<4>>;
   t.dot[Slot(TensorType::kQ6_K)] = DispatchTokens<DotQ6KN<1>, DotQ6KN<2>, DotQ6KN<3>, DotQ6KN<4>>;
 }

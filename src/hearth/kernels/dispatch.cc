@@ -49,6 +49,9 @@ ActFormat ActFormatFor(gguf::TensorType type) {
   switch (type) {
     case gguf::TensorType::kQ8_0:
     case gguf::TensorType::kQ4_0:
+    case gguf::TensorType::kQ4_1:
+    case gguf::TensorType::kQ5_0:
+    case gguf::TensorType::kQ5_1:
       return ActFormat::kQ8;
     case gguf::TensorType::kQ4_K:
     case gguf::TensorType::kQ5_K:

@@ -29,6 +29,11 @@ enum class ActFormat { kF32, kQ8, kQ8K };
 inline constexpr int kMaxTokens = 4;
 using RowDotFn = void (*)(int64_t k, const void* w_row, const void* act, size_t act_stride,
                           int nt, float* out);
+// The same for two weight rows at once (w_row and w_row + w_stride bytes): out[t] for the first
+// row, out[kMaxTokens + t] for the second. Sharing each activation load between two rows and
+// keeping 2 x nt accumulators in registers is what makes M > 1 matmuls compute-efficient.
+using RowPairDotFn = void (*)(int64_t k, const void* w_row, size_t w_stride, const void* act,
+                              size_t act_stride, int nt, float* out);
 
 inline constexpr int kTypeSlots = 31;  // indexed by the GGUF type id (BF16 = 30)
 
@@ -36,12 +41,24 @@ struct KernelTable {
   IsaLevel level = IsaLevel::kScalar;
   // Direct dot products; nullptr means "dequantize the row to F32, then use dot[F32]".
   RowDotFn dot[kTypeSlots] = {};
+  // Optional two-row variants of dot (same results row by row); nullptr: call dot per row.
+  RowPairDotFn dot2[kTypeSlots] = {};
   void (*dequantize[kTypeSlots])(const void* src, float* dst, int64_t n) = {};
+  // Rewrites n weights of a type whose weights are d * (q - offset) (Q4_0, Q5_0) as Q8_0 blocks
+  // with the same d: exactly the same weights, in the cheapest format to multiply. MatMul does
+  // this once per row block when many tokens share the call, so the unpacking is not repeated
+  // for every group of kMaxTokens tokens. nullptr: no such conversion.
+  void (*to_q8_0[kTypeSlots])(const void* src, gguf::BlockQ8_0* dst, int64_t n) = {};
   void (*quantize_q8)(const float* x, ActQ8* out, int64_t k) = nullptr;
   void (*quantize_q8k)(const float* x, gguf::BlockQ8_K* out, int64_t k) = nullptr;
 
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   void (*axpy)(float a, const float* x, float* y, int64_t n) = nullptr;  // y += a * x
+  // Attention over a tile of n contiguous rows of d floats: out[j] = dot(q, row j), and
+  // out[i] += sum_j p[j] * row j [i] (the output row stays in registers across the tile).
+  void (*dot_rows)(const float* q, const float* rows, int64_t n, int64_t d, float* out) = nullptr;
+  void (*accumulate_rows)(const float* p, const float* rows, int64_t n, int64_t d,
+                          float* out) = nullptr;
   float (*sum_squares)(const float* x, int64_t n) = nullptr;
   void (*mul_scalar_vec)(const float* x, float s, const float* w, float* out, int64_t n) =
       nullptr;  // out = x * s * w (w may be null)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "hearth/base/half.h"
 #include "hearth/kernels/dispatch.h"
 
 namespace hearth::kernels {
@@ -32,19 +33,32 @@ size_t ActRowBytes(ActFormat format, int64_t k) {
 }
 
 // Applies rows [r0, r1) to tokens [0, m): `act` rows are act_stride bytes apart and `row_ptr`
-// gives the weight row in the format `dot` consumes.
+// gives the weight row in the format `dot` consumes. When `pair` is set (rows row_stride bytes
+// apart), rows go two at a time through it so each activation load feeds two rows.
 template <typename RowPtr>
-void SweepRows(const internal::RowDotFn dot, int64_t k, int64_t r0, int64_t r1, RowPtr row_ptr,
-               const uint8_t* act, size_t act_stride, int64_t m, float* y, int64_t ldy) {
-  float out[kMaxTokens];
+void SweepRows(const internal::RowDotFn dot, const internal::RowPairDotFn pair, size_t row_stride,
+               int64_t k, int64_t r0, int64_t r1, RowPtr row_ptr, const uint8_t* act,
+               size_t act_stride, int64_t m, float* y, int64_t ldy) {
+  float out[2 * kMaxTokens];
   for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
     const int64_t rb_end = std::min(r1, rb + kRowBlock);
     for (int64_t t0 = 0; t0 < m; t0 += kMaxTokens) {
       const int nt = static_cast<int>(std::min<int64_t>(kMaxTokens, m - t0));
       const uint8_t* act_t0 = act + act_stride * t0;
-      for (int64_t r = rb; r < rb_end; ++r) {
+      float* y_t0 = y + t0 * ldy;
+      int64_t r = rb;
+      if (pair != nullptr) {
+        for (; r + 2 <= rb_end; r += 2) {
+          pair(k, row_ptr(r), row_stride, act_t0, act_stride, nt, out);
+          for (int t = 0; t < nt; ++t) {
+            y_t0[t * ldy + r] = out[t];
+            y_t0[t * ldy + r + 1] = out[kMaxTokens + t];
+          }
+        }
+      }
+      for (; r < rb_end; ++r) {
         dot(k, row_ptr(r), act_t0, act_stride, nt, out);
-        for (int t = 0; t < nt; ++t) y[(t0 + t) * ldy + r] = out[t];
+        for (int t = 0; t < nt; ++t) y_t0[t * ldy + r] = out[t];
       }
     }
   }
@@ -108,6 +122,20 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
     return std::pair<int64_t, int64_t>(u0 * kRowBlock, std::min(w.rows, u1 * kRowBlock));
   };
 
+  if (w.type == gguf::TensorType::kBF16) {
+    // The reference engine (llama.cpp) multiplies BF16 weights by activations rounded to BF16;
+    // the model tests compare logits with it closely enough that this matters. (It rounds them
+    // to F16 for F16 weights too, but that costs more accuracy than it buys agreement.)
+    thread_local std::vector<float> rounded;
+    rounded.resize(static_cast<size_t>(m * k));
+    for (int64_t t = 0; t < m; ++t) {
+      const float* row = x + t * ldx;
+      for (int64_t i = 0; i < k; ++i) rounded[t * k + i] = Bf16ToFp32(Fp32ToBf16(row[i]));
+    }
+    x = rounded.data();
+    ldx = k;
+  }
+
   if (direct == nullptr) {
     // Types without a direct kernel: widen each row to F32 once and apply it to every token.
     auto dequantize = kernels.dequantize[slot];
@@ -119,7 +147,7 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
         const int64_t rb_end = std::min(r1, rb + kRowBlock);
         for (int64_t r = rb; r < rb_end; ++r) dequantize(w.row(r), &rows_f32[(r - rb) * k], k);
         SweepRows(
-            dot_f32, k, rb, rb_end, [&](int64_t r) { return &rows_f32[(r - rb) * k]; },
+            dot_f32, nullptr, 0, k, rb, rb_end, [&](int64_t r) { return &rows_f32[(r - rb) * k]; },
             reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(ldx) * sizeof(float), m, y,
             ldy);
       }
@@ -152,10 +180,33 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
     }
     act = base;
   }
+  const auto to_q8_0 = kernels.to_q8_0[slot];
+  if (to_q8_0 != nullptr && m > kMaxTokens) {
+    // Q4_0/Q5_0 with several token groups: unpack each row block once into Q8_0 (the same
+    // weights) and run the Q8_0 kernels, instead of unpacking it again for every token group.
+    const int q8_slot = Slot(gguf::TensorType::kQ8_0);
+    const size_t q8_row_bytes = static_cast<size_t>(k / 32) * sizeof(gguf::BlockQ8_0);
+    pool.ParallelFor(units, [&](int64_t u0, int64_t u1) {
+      auto [r0, r1] = unit_rows(u0, u1);
+      thread_local std::vector<gguf::BlockQ8_0> rows_q8;
+      rows_q8.resize(static_cast<size_t>(kRowBlock * (k / 32)));
+      const auto* rows_base = reinterpret_cast<const uint8_t*>(rows_q8.data());
+      for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+        const int64_t rb_end = std::min(r1, rb + kRowBlock);
+        for (int64_t r = rb; r < rb_end; ++r) to_q8_0(w.row(r), &rows_q8[(r - rb) * (k / 32)], k);
+        SweepRows(
+            kernels.dot[q8_slot], kernels.dot2[q8_slot], q8_row_bytes, k, rb, rb_end,
+            [&](int64_t r) { return rows_base + static_cast<size_t>(r - rb) * q8_row_bytes; },
+            act, act_stride, m, y, ldy);
+      }
+    });
+    return;
+  }
   pool.ParallelFor(units, [&](int64_t u0, int64_t u1) {
     auto [r0, r1] = unit_rows(u0, u1);
     SweepRows(
-        direct, k, r0, r1, [&w](int64_t r) { return w.row(r); }, act, act_stride, m, y, ldy);
+        direct, kernels.dot2[slot], w.row_bytes, k, r0, r1, [&w](int64_t r) { return w.row(r); },
+        act, act_stride, m, y, ldy);
   });
 }
 

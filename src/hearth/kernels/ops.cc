@@ -176,10 +176,8 @@ void StoreKvRow(gguf::TensorType type, const float* src, int64_t head_dim, void*
 
 namespace {
 
-// Tokens scored per step of the online softmax: scores for a tile are computed, then the
-// running max/sum and the output accumulators are rescaled once per tile.
-constexpr int64_t kTile = 32;
 constexpr int kMaxGroup = 16;  // query heads per kv head handled in one pass
+constexpr int64_t kTile = 32;  // K/V rows widened per step: 32 x head_dim floats stay in L1
 
 const uint8_t* KvRow(const void* const* blocks, const KvView& kv, int kv_head, int64_t t) {
   const auto* block = static_cast<const uint8_t*>(blocks[t / kv.block_tokens]);
@@ -187,47 +185,51 @@ const uint8_t* KvRow(const void* const* blocks, const KvView& kv, int kv_head, i
          static_cast<size_t>(kv_head) * kv.head_stride;
 }
 
+float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
+
+// Two passes: all scores, then a softmax over them, then the weighted sum of V rows. With an
+// F16 cache the query and the probabilities are rounded to F16 first, as the reference engine
+// (llama.cpp) does for its F16 K·Q and V·P products: its logits are what the model tests
+// compare with, and the later 8-bit activation rounding turns even such small differences into
+// differences of whole quantization steps.
 void AttendGroup(const float* q, int group, const KvView& kv, int kv_head, int64_t n_tokens,
                  float scale, float* out) {
   const auto& k = Kernels();
   const int64_t d = kv.head_dim;
+  const bool half = kv.type == gguf::TensorType::kF16;
   auto widen = k.dequantize[static_cast<int>(kv.type)];
   thread_local std::vector<float> buffer;
-  buffer.resize(static_cast<size_t>(d + kTile * group));
-  float* row = buffer.data();
-  float* scores = row + d;  // [group][kTile]
-  float running_max[kMaxGroup];
-  float running_sum[kMaxGroup];
+  // K and V rows are widened a tile at a time and each query head takes the whole tile in one
+  // kernel call (dot_rows / accumulate_rows), not one call per token.
+  buffer.resize(static_cast<size_t>(kTile * d + d * group + n_tokens * group));
+  float* rows = buffer.data();              // [kTile][d]
+  float* queries = rows + kTile * d;        // [group][d]
+  float* probs = queries + d * group;      // [group][n_tokens]
+  for (int64_t i = 0; i < d * group; ++i) queries[i] = half ? RoundToHalf(q[i]) : q[i];
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {
+    const int64_t n = std::min(kTile, n_tokens - t0);
+    for (int64_t j = 0; j < n; ++j) widen(KvRow(kv.k_blocks, kv, kv_head, t0 + j), rows + j * d, d);
+    for (int g = 0; g < group; ++g) {
+      float* p = probs + g * n_tokens + t0;
+      k.dot_rows(queries + g * d, rows, n, d, p);
+      k.scale(p, scale, n);
+    }
+  }
   for (int g = 0; g < group; ++g) {
-    running_max[g] = -INFINITY;
-    running_sum[g] = 0;
+    float* p = probs + g * n_tokens;
+    const float inv_sum = 1.0f / k.exp_sub_sum(p, k.max(p, n_tokens), n_tokens);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      p[t] = half ? RoundToHalf(p[t] * inv_sum) : p[t] * inv_sum;
+    }
     std::fill(out + g * d, out + (g + 1) * d, 0.0f);
   }
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {
     const int64_t n = std::min(kTile, n_tokens - t0);
-    for (int64_t j = 0; j < n; ++j) {
-      widen(KvRow(kv.k_blocks, kv, kv_head, t0 + j), row, d);
-      for (int g = 0; g < group; ++g) scores[g * kTile + j] = scale * k.dot_f32(q + g * d, row, d);
-    }
+    for (int64_t j = 0; j < n; ++j) widen(KvRow(kv.v_blocks, kv, kv_head, t0 + j), rows + j * d, d);
     for (int g = 0; g < group; ++g) {
-      float* s = scores + g * kTile;
-      const float tile_max = k.max(s, n);
-      const float new_max = std::max(running_max[g], tile_max);
-      // Rescale what was accumulated under the old maximum (exp(-inf) = 0 on the first tile).
-      const float correction = std::exp(running_max[g] - new_max);
-      if (correction != 1.0f) {
-        k.scale(out + g * d, correction, d);
-        running_sum[g] *= correction;
-      }
-      running_sum[g] += k.exp_sub_sum(s, new_max, n);
-      running_max[g] = new_max;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      widen(KvRow(kv.v_blocks, kv, kv_head, t0 + j), row, d);
-      for (int g = 0; g < group; ++g) k.axpy(scores[g * kTile + j], row, out + g * d, d);
+      k.accumulate_rows(probs + g * n_tokens + t0, rows, n, d, out + g * d);
     }
   }
-  for (int g = 0; g < group; ++g) k.scale(out + g * d, 1.0f / running_sum[g], d);
 }
 
 }  // namespace

@@ -104,8 +104,9 @@ void StoreKvRow(gguf::TensorType type, const float* src, int64_t head_dim, void*
 
 // One query token, one kv head: `group_size` query heads (consecutive, head_dim floats each —
 // grouped-query attention) attend over tokens [0, n_tokens) of kv head `kv_head`.
-// out[g * head_dim + d] = sum_t softmax_t(scale * q_g·k_t) v_t[d]. Online (single pass)
-// softmax with F32 scores. n_tokens must be >= 1.
+// out[g * head_dim + d] = sum_t softmax_t(scale * q_g·k_t) v_t[d], softmax in F32. With an F16
+// cache, q and the probabilities are rounded to F16 for the two products (as llama.cpp does).
+// n_tokens must be >= 1.
 void AttendOneQuery(const float* q, int group_size, const KvView& kv, int kv_head,
                     int64_t n_tokens, float scale, float* out);
 

@@ -103,12 +103,16 @@ __attribute__((target("avx512f"))) float FmaChainsAvx512(int64_t iterations) {
 __attribute__((target("avx2"))) int Int8ChainsAvx2(int64_t iterations) {
   __m256i acc[8];
   for (int i = 0; i < 8; ++i) acc[i] = _mm256_set1_epi32(i);
-  const __m256i a = _mm256_set1_epi8(3);
+  __m256i a[8];
+  for (int i = 0; i < 8; ++i) a[i] = _mm256_set1_epi8(static_cast<char>(3 + i));
   const __m256i b = _mm256_set1_epi8(-2);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t it = 0; it < iterations; ++it) {
     for (int i = 0; i < 8; ++i) {
-      __m256i p = _mm256_maddubs_epi16(a, b);
+      // Inputs that differ per chain and per iteration (one cheap byte add): with constant
+      // ones the compiler computes maddubs+madd once and only the adds would be timed.
+      a[i] = _mm256_add_epi8(a[i], b);
+      __m256i p = _mm256_maddubs_epi16(a[i], b);
       acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(p, ones));
     }
   }

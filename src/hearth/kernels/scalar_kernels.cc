@@ -217,32 +217,75 @@ void DequantQ6_K(const void* src, float* dst, int64_t n) {
   }
 }
 
+// ---- Lossless conversion of offset formats to Q8_0 ----
+
+void Q4_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n) {
+  const auto* blocks = static_cast<const BlockQ4_0*>(src);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    dst[b].d = blocks[b].d;
+    for (int j = 0; j < 16; ++j) {
+      dst[b].qs[j] = static_cast<int8_t>((blocks[b].qs[j] & 0xF) - 8);
+      dst[b].qs[j + 16] = static_cast<int8_t>((blocks[b].qs[j] >> 4) - 8);
+    }
+  }
+}
+
+void Q5_0ToQ8_0(const void* src, BlockQ8_0* dst, int64_t n) {
+  const auto* blocks = static_cast<const BlockQ5_0*>(src);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint32_t qh = HighBits(blocks[b].qh);
+    dst[b].d = blocks[b].d;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (blocks[b].qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
+      const int hi = (blocks[b].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+      dst[b].qs[j] = static_cast<int8_t>(lo - 16);
+      dst[b].qs[j + 16] = static_cast<int8_t>(hi - 16);
+    }
+  }
+}
+
 // ---- Activation quantization ----
+
+// Both formats follow the reference engine (llama.cpp) bit for bit: its logits are the
+// fixtures' reference, and activation rounding noise of a different scale rounding moves logits
+// by about as much as the quantization of the weights themselves.
+
+// Q8_0/Q8_1 blocks: quants round(x * 127 / amax) (nearest even), scale and sum as fp16 values.
+float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
 
 void QuantizeQ8(const float* x, ActQ8* out, int64_t k) {
   for (int64_t b = 0; b < k / 32; ++b, x += 32) {
     float amax = 0;
     for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
     const float d = amax / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const float id = amax != 0 ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
       out[b].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
       sum += out[b].qs[j];
     }
-    out[b].d = d;
-    out[b].s = d * static_cast<float>(sum);
+    out[b].d = RoundToHalf(d);
+    out[b].s = RoundToHalf(d * static_cast<float>(sum));
   }
 }
 
+// Q8_K blocks: the scale comes from the first element of largest magnitude with its sign
+// (iscale = -127 / max, so d = 1 / iscale is negative when max is positive), quants
+// min(127, round(iscale * x)) (nearest even), d kept as a float.
 void QuantizeQ8K(const float* x, BlockQ8_K* out, int64_t k) {
   for (int64_t b = 0; b < k / kQkK; ++b, x += kQkK) {
     float amax = 0;
-    for (int j = 0; j < kQkK; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    float max = 0;
     for (int j = 0; j < kQkK; ++j) {
-      out[b].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+      if (std::fabs(x[j]) > amax) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float iscale = amax != 0 ? -127.0f / max : 0.0f;
+    const float d = amax != 0 ? 1.0f / iscale : 0.0f;
+    for (int j = 0; j < kQkK; ++j) {
+      out[b].qs[j] = static_cast<int8_t>(std::fmin(127.0f, std::nearbyint(iscale * x[j])));
     }
     for (int g = 0; g < kQkK / 16; ++g) {
       int sum = 0;
@@ -311,6 +354,33 @@ void DotQ4_0(int64_t k, const void* w, const void* act, size_t stride, int nt, f
   }
 }
 
+// Q4_1 and Q5_1 weights are d * q + m with unsigned quants q, so a block contributes
+// d * d_a * sum(q * qa) + m * s_a. Q5_0 weights are d * (q - 16): the offset stays in the
+// integer sum (s_a is only fp16-precise).
+template <typename Block, bool kFiveBit, bool kHasMin>
+void DotUnsigned32(int64_t k, const void* w, const void* act, size_t stride, int nt,
+                   float* out) {
+  const auto* wb = static_cast<const Block*>(w);
+  for (int t = 0; t < nt; ++t) {
+    const ActQ8* a = ActRow<ActQ8>(act, stride, t);
+    float sum = 0;
+    for (int64_t b = 0; b < k / 32; ++b) {
+      uint32_t qh = 0;
+      if constexpr (kFiveBit) qh = HighBits(wb[b].qh);
+      int isum = 0;
+      for (int j = 0; j < 16; ++j) {
+        const int lo = (wb[b].qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
+        const int hi = (wb[b].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+        const int offset = kHasMin ? 0 : 16;
+        isum += (lo - offset) * a[b].qs[j] + (hi - offset) * a[b].qs[j + 16];
+      }
+      sum += Fp16ToFp32(wb[b].d) * a[b].d * static_cast<float>(isum);
+      if constexpr (kHasMin) sum += Fp16ToFp32(wb[b].m) * a[b].s;
+    }
+    out[t] = sum;
+  }
+}
+
 // Q4_K and Q5_K share the scale layout; `high` supplies the fifth bit (Q5_K) or nothing.
 template <typename Block, bool kHasHigh>
 void DotQ45K(int64_t k, const void* w, const void* act, size_t stride, int nt, float* out) {
@@ -374,6 +444,14 @@ float DotRow(const float* a, const float* b, int64_t n) {
 
 void Axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void DotRows(const float* q, const float* rows, int64_t n, int64_t d, float* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = DotRow(q, rows + j * d, d);
+}
+
+void AccumulateRows(const float* p, const float* rows, int64_t n, int64_t d, float* out) {
+  for (int64_t j = 0; j < n; ++j) Axpy(p[j], rows + j * d, out, d);
 }
 
 float SumSquares(const float* x, int64_t n) {
@@ -445,10 +523,16 @@ void FillScalarKernels(KernelTable& t) {
   t.dequantize[Slot<TensorType::kQ5_K>()] = DequantQ5_K;
   t.dequantize[Slot<TensorType::kQ6_K>()] = DequantQ6_K;
 
+  t.to_q8_0[Slot<TensorType::kQ4_0>()] = Q4_0ToQ8_0;
+  t.to_q8_0[Slot<TensorType::kQ5_0>()] = Q5_0ToQ8_0;
+
   t.dot[Slot<TensorType::kF32>()] = DotF32;
   t.dot[Slot<TensorType::kF16>()] = DotF16;
   t.dot[Slot<TensorType::kQ8_0>()] = DotQ8_0;
   t.dot[Slot<TensorType::kQ4_0>()] = DotQ4_0;
+  t.dot[Slot<TensorType::kQ4_1>()] = DotUnsigned32<BlockQ4_1, false, true>;
+  t.dot[Slot<TensorType::kQ5_0>()] = DotUnsigned32<BlockQ5_0, true, false>;
+  t.dot[Slot<TensorType::kQ5_1>()] = DotUnsigned32<BlockQ5_1, true, true>;
   t.dot[Slot<TensorType::kQ4_K>()] = DotQ45K<BlockQ4_K, false>;
   t.dot[Slot<TensorType::kQ5_K>()] = DotQ45K<BlockQ5_K, true>;
   t.dot[Slot<TensorType::kQ6_K>()] = DotQ6_K;
@@ -457,6 +541,8 @@ void FillScalarKernels(KernelTable& t) {
   t.quantize_q8k = QuantizeQ8K;
   t.dot_f32 = DotRow;
   t.axpy = Axpy;
+  t.dot_rows = DotRows;
+  t.accumulate_rows = AccumulateRows;
   t.sum_squares = SumSquares;
   t.mul_scalar_vec = MulScalarVec;
   t.max = Max;
