@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
+# The platform store tests run against PostgreSQL as well as SQLite (under CI a missing DSN
+# fails them). Two lines, so that a failing start-postgres.sh stops the script under set -e.
+HEARTH_TEST_POSTGRES_DSN=$(./scripts/start-postgres.sh)
+export HEARTH_TEST_POSTGRES_DSN
 start=$(date +%s)
 
 echo "== Release build"

@@ -1,0 +1,47 @@
+// The backend-independent parts of store.h: roles, the clock, choosing a backend.
+#include "hearth/platform/store.h"
+
+#include <chrono>
+
+namespace hearth::platform {
+
+int64_t SystemNowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kPlatformAdmin:
+      return "platform-admin";
+    case Role::kTenantAdmin:
+      return "tenant-admin";
+    case Role::kMember:
+      return "member";
+  }
+  return "unknown";
+}
+
+Result<Role> ParseRole(std::string_view text) {
+  for (Role role : {Role::kPlatformAdmin, Role::kTenantAdmin, Role::kMember}) {
+    if (text == RoleName(role)) return role;
+  }
+  return Status::InvalidArgument(
+      fmt::format("unknown role '{}' (expected platform-admin, tenant-admin or member)", text));
+}
+
+std::filesystem::path DefaultStorePath(const std::filesystem::path& data_dir) {
+  return data_dir / "platform.db";
+}
+
+Result<std::unique_ptr<Store>> OpenStore(std::string_view location, StoreOptions options) {
+  if (location.starts_with("postgres://") || location.starts_with("postgresql://")) {
+    return OpenPostgresStore(location, std::move(options));
+  }
+  if (location.starts_with("sqlite:")) location.remove_prefix(7);
+  if (location.empty()) return Status::InvalidArgument("store: empty store location");
+  return OpenSqliteStore(std::filesystem::path(location), std::move(options));
+}
+
+}  // namespace hearth::platform

@@ -1,0 +1,239 @@
+// The control plane's persistent state: tenants, users, API keys, sessions, quotas, the audit
+// log and usage records (docs/PLATFORM.md describes the data model).
+//
+// Store is one interface with two backends: SQLite (embedded; a file in the data directory) and
+// PostgreSQL (shared by several control-plane processes). Both run the same portable SQL and the
+// same versioned migrations, and both report failures the same way:
+//   kInvalidArgument     a malformed name, role or value (before the database is touched)
+//   kAlreadyExists       a unique name or prefix is taken
+//   kNotFound            the record (or the tenant/user it refers to) does not exist
+//   kFailedPrecondition  the change would break a reference (a tenant that still has users);
+//                        or the database schema is newer than this binary
+//   kUnavailable         the database is busy or unreachable; retrying may help
+//
+// Secrets never reach the store in clear: it holds password hashes (argon2id, encoded), SHA-256
+// hashes of API-key secrets and of session tokens (identity.h makes them).
+//
+// Methods are thread-safe (each store serialises its calls over one connection). Times are Unix
+// milliseconds; the store's clock (StoreOptions::clock) stamps created_at and audit times.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hearth/base/status.h"
+
+namespace hearth::platform {
+
+// Returns the current time in Unix milliseconds. Injected so tests control expiry.
+using Clock = std::function<int64_t()>;
+int64_t SystemNowMillis();
+
+enum class Role { kPlatformAdmin, kTenantAdmin, kMember };
+std::string_view RoleName(Role role);  // "platform-admin", "tenant-admin", "member"
+Result<Role> ParseRole(std::string_view text);
+
+struct Tenant {
+  int64_t id = 0;
+  std::string name;
+  int64_t created_at = 0;
+};
+
+struct User {
+  int64_t id = 0;
+  std::optional<int64_t> tenant_id;  // empty exactly for platform admins
+  std::string name;                  // username or e-mail, stored lower-case
+  Role role = Role::kMember;
+  std::string password_hash;  // argon2id encoded form (identity.h)
+  int64_t created_at = 0;
+  bool disabled = false;
+};
+
+struct NewUser {
+  std::optional<int64_t> tenant_id;
+  std::string name;
+  Role role = Role::kMember;
+  std::string password_hash;
+};
+
+struct ApiKey {
+  int64_t id = 0;
+  int64_t tenant_id = 0;
+  std::string name;                      // the tenant's label for the key, unique within the tenant
+  std::string prefix;                    // public identifier, shown in lists and logs
+  std::string secret_hash;               // lower-case hex SHA-256 of the secret part
+  std::vector<std::string> deployments;  // empty: every deployment of the tenant
+  int64_t created_at = 0;
+  std::optional<int64_t> expires_at;
+  std::optional<int64_t> revoked_at;
+  std::optional<int64_t> last_used_at;
+};
+
+struct NewApiKey {
+  int64_t tenant_id = 0;
+  std::string name;
+  std::string prefix;
+  std::string secret_hash;
+  std::vector<std::string> deployments;
+  std::optional<int64_t> expires_at;
+};
+
+struct Session {
+  std::string token_hash;  // lower-case hex SHA-256 of the token
+  int64_t user_id = 0;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct AuditEntry {
+  int64_t id = 0;         // assigned by the store, increasing
+  int64_t at = 0;         // assigned by the store's clock
+  std::string actor;      // "user:alice", "key:ab12cd34", "system"
+  std::string action;     // "tenant.create", "key.revoke", "login"
+  std::string target;     // what the action was applied to
+  std::string source_ip;  // empty when not from the network
+  std::string result;     // "ok", "denied", "error"
+  std::string detail;     // free text
+};
+
+// Every set field must match; times are a half-open range [from, to). Newest entries first.
+struct AuditFilter {
+  std::optional<std::string> actor;
+  std::optional<std::string> action;
+  std::optional<std::string> target;
+  std::optional<std::string> result;
+  std::optional<int64_t> from;
+  std::optional<int64_t> to;
+  std::optional<int64_t> before_id;  // paging: only entries older than this id
+  int64_t limit = 100;
+};
+
+struct UsageEvent {
+  int64_t tenant_id = 0;
+  std::optional<int64_t> key_id;  // empty for console (session) traffic
+  std::string deployment;
+  int64_t at = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+// Totals of one tenant's usage over [from, to) for one (key, deployment) pair.
+struct UsageTotals {
+  std::optional<int64_t> key_id;
+  std::string deployment;
+  int64_t requests = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+};
+
+// Limits; an empty field means unlimited.
+struct Quota {
+  std::optional<int64_t> requests_per_minute;
+  std::optional<int64_t> tokens_per_minute;
+  std::optional<int64_t> max_concurrent;
+  bool operator==(const Quota&) const = default;
+};
+
+// A quota applies to a whole tenant or to one API key.
+struct QuotaSubject {
+  enum class Kind { kTenant, kApiKey };
+  Kind kind = Kind::kTenant;
+  int64_t id = 0;
+  static QuotaSubject Tenant(int64_t id) { return {Kind::kTenant, id}; }
+  static QuotaSubject ApiKey(int64_t id) { return {Kind::kApiKey, id}; }
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual std::string_view backend() const = 0;  // "sqlite" or "postgres"
+  virtual Result<int64_t> SchemaVersion() = 0;
+
+  // Tenants. Names: 1-64 of [a-z0-9._-], starting with a letter or digit.
+  virtual Result<Tenant> CreateTenant(std::string_view name) = 0;
+  virtual Result<Tenant> GetTenant(int64_t id) = 0;
+  virtual Result<Tenant> FindTenantByName(std::string_view name) = 0;
+  virtual Result<std::vector<Tenant>> ListTenants() = 0;
+  // kFailedPrecondition while the tenant still has users or API keys.
+  virtual Status DeleteTenant(int64_t id) = 0;
+
+  // Users. Names are case-insensitive (stored lower-case): 1-254 printable ASCII characters
+  // without spaces, e.g. "alice" or "alice@example.com".
+  virtual Result<User> CreateUser(const NewUser& user) = 0;
+  virtual Result<User> GetUser(int64_t id) = 0;
+  virtual Result<User> FindUserByName(std::string_view name) = 0;
+  // Users of one tenant, or (tenant empty) every user.
+  virtual Result<std::vector<User>> ListUsers(std::optional<int64_t> tenant_id) = 0;
+  virtual Result<int64_t> CountUsers() = 0;
+  virtual Status SetUserPasswordHash(int64_t id, std::string_view password_hash) = 0;
+  virtual Status SetUserDisabled(int64_t id, bool disabled) = 0;
+  virtual Status DeleteUser(int64_t id) = 0;  // also ends the user's sessions
+
+  // API keys (identity.h generates prefix and hash). Names: 1-64 printable characters.
+  virtual Result<ApiKey> CreateApiKey(const NewApiKey& key) = 0;
+  virtual Result<ApiKey> GetApiKey(int64_t id) = 0;
+  virtual Result<ApiKey> FindApiKeyByPrefix(std::string_view prefix) = 0;
+  virtual Result<std::vector<ApiKey>> ListApiKeys(int64_t tenant_id) = 0;
+  // Sets revoked_at to now; revoking a revoked key keeps the first time (idempotent).
+  virtual Result<ApiKey> RevokeApiKey(int64_t id) = 0;
+  virtual Status TouchApiKey(int64_t id, int64_t used_at) = 0;  // last_used_at
+  virtual Status DeleteApiKey(int64_t id) = 0;
+
+  // Sessions.
+  // created_at is the store's clock.
+  virtual Result<Session> CreateSession(std::string_view token_hash, int64_t user_id,
+                                        int64_t expires_at) = 0;
+  virtual Result<Session> FindSession(std::string_view token_hash) = 0;
+  virtual Status DeleteSession(std::string_view token_hash) = 0;
+  // Removes sessions that expired at or before `now`; returns how many.
+  virtual Result<int64_t> DeleteExpiredSessions(int64_t now) = 0;
+
+  // The audit log: append-only (the database rejects updates and deletes).
+  virtual Result<AuditEntry> AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<std::vector<AuditEntry>> QueryAudit(const AuditFilter& filter) = 0;
+
+  // Usage.
+  virtual Status RecordUsage(const UsageEvent& event) = 0;
+  // Many events in one transaction (one commit, one fsync): all are recorded or none. The
+  // gateway batches with this; a commit per request would bound throughput by the disk.
+  virtual Status RecordUsageBatch(std::span<const UsageEvent> events) = 0;
+  // Totals per (key, deployment) of `tenant_id` over [from, to), ordered by key then deployment
+  // (console traffic, without a key, first).
+  virtual Result<std::vector<UsageTotals>> QueryUsage(int64_t tenant_id, int64_t from,
+                                                      int64_t to) = 0;
+
+  // Quotas: set replaces the subject's whole quota; kNotFound when the subject has none.
+  virtual Status SetQuota(QuotaSubject subject, const Quota& quota) = 0;
+  virtual Result<Quota> GetQuota(QuotaSubject subject) = 0;
+  virtual Status DeleteQuota(QuotaSubject subject) = 0;
+};
+
+struct StoreOptions {
+  Clock clock = SystemNowMillis;
+  // PostgreSQL only: keep the tables in this schema (see PostgresOptions::schema).
+  std::string postgres_schema;
+};
+
+// SQLite at `path` (created if absent; the directory must exist), migrated to the latest schema.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& path,
+                                               StoreOptions options = {});
+
+// PostgreSQL at `dsn` (postgres://user:password@host:port/database), migrated likewise.
+Result<std::unique_ptr<Store>> OpenPostgresStore(std::string_view dsn, StoreOptions options = {});
+
+// Chooses the backend from `location`: a postgres:// or postgresql:// URI, an explicit
+// sqlite:PATH, or else a file path for SQLite.
+Result<std::unique_ptr<Store>> OpenStore(std::string_view location, StoreOptions options = {});
+
+// The SQLite file the control plane uses inside a data directory.
+std::filesystem::path DefaultStorePath(const std::filesystem::path& data_dir);
+
+}  // namespace hearth::platform
