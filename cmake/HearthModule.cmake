@@ -29,5 +29,5 @@ function(hearth_module_tests name)
   target_link_libraries(hearth_${name}_tests PRIVATE hearth_${name} hearth_test_support
                         GTest::gtest GTest::gmock GTest::gtest_main)
   gtest_discover_tests(hearth_${name}_tests DISCOVERY_TIMEOUT 60
-                       PROPERTIES LABELS "unit;${name}")
+                       PROPERTIES LABELS unit)
 endfunction()

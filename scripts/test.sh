@@ -20,6 +20,6 @@ echo "== ASan + UBSan build"
 ./scripts/build.sh --sanitize
 echo "== Unit tests (ASan + UBSan)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest -j "$(nproc)" --output-on-failure --timeout 900 -L unit -LE slow)
+(cd build-asan && ctest -j "$(nproc)" --output-on-failure --timeout 900 -L unit)
 
 echo "== All tests passed in $(( $(date +%s) - start )) s"

@@ -52,6 +52,9 @@ std::unique_ptr<CLI::App> BuildApp(GlobalOptions& globals, Action* action) {
   RegisterConfigCommands(*app, globals, action);
   RegisterBench(*app, globals, action);
   RegisterModelCommands(*app, globals, action);
+  RegisterTokenize(*app, globals, action);
+  RegisterRun(*app, globals, action);
+  RegisterTemplate(*app, globals, action);
   return app;
 }
 

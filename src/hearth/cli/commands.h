@@ -21,6 +21,11 @@ void RegisterServe(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterBench(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterModelCommands(CLI::App& app, GlobalOptions& globals, Action* action);
+// `hearth model eval` (command_eval.cc); called by RegisterModelCommands on its `model` app.
+void RegisterModelEval(CLI::App& model_subcommand, GlobalOptions& globals, Action* action);
+void RegisterTokenize(CLI::App& app, GlobalOptions& globals, Action* action);
+void RegisterRun(CLI::App& app, GlobalOptions& globals, Action* action);
+void RegisterTemplate(CLI::App& app, GlobalOptions& globals, Action* action);
 
 // Builds the whole command tree. Returned app is owned by the caller.
 std::unique_ptr<CLI::App> BuildApp(GlobalOptions& globals, Action* action);

@@ -16,6 +16,15 @@ std::vector<ConfigKey> ConfigSchema() {
       {"engine.ctx", ConfigKind::kInteger, "4096", "context length per sequence"},
       {"engine.parallel", ConfigKind::kInteger, "16", "sequences decoded together"},
       {"engine.kv_budget", ConfigKind::kBytes, "0", "KV cache memory budget (0: automatic)"},
+      {"engine.prefix_cache", ConfigKind::kBool, "true",
+       "reuse KV blocks of shared prompt prefixes"},
+      {"server.max_concurrent_sequences", ConfigKind::kInteger, "256",
+       "sequences in flight (running or queued) before requests get 503"},
+      {"server.max_connections", ConfigKind::kInteger, "512",
+       "open HTTP connections before new ones get 503"},
+      {"server.max_body", ConfigKind::kBytes, "8M", "largest accepted request body"},
+      {"server.drain_ms", ConfigKind::kInteger, "30000",
+       "on shutdown, how long in-flight responses may finish"},
   };
 }
 

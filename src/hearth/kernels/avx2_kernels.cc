@@ -126,21 +126,28 @@ HEARTH_AVX2 inline uint32_t HighBits32(const uint8_t* qh) {
 
 struct FormatQ8_0 {
   using Block = BlockQ8_0;
-  static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr bool kSigned = true, kHasMin = false, kBlockSum = false;
   HEARTH_AVX2 static __m256i Quants(const Block& b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   }
 };
+// Q8_0 blocks unpacked from Q4_0 weights (to_q8_0), multiplied in Q4_0's order.
+struct FormatQ8_0InQ4_0Order : FormatQ8_0 {
+  static constexpr bool kBlockSum = true;
+};
 struct FormatQ4_0 {
   using Block = BlockQ4_0;
-  static constexpr bool kSigned = true, kHasMin = false;
+  // Block sums: the reference engine's (llama.cpp) repacked x86 Q4_0 kernels add each block's
+  // whole integer dot into one float per (row, token) with one FMA, and the model tests compare
+  // logits with it closely enough that the summation order shows.
+  static constexpr bool kSigned = true, kHasMin = false, kBlockSum = true;
   HEARTH_AVX2 static __m256i Quants(const Block& b) {
     return _mm256_sub_epi8(Nibbles(b.qs), _mm256_set1_epi8(8));
   }
 };
 struct FormatQ5_0 {
   using Block = gguf::BlockQ5_0;
-  static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr bool kSigned = true, kHasMin = false, kBlockSum = false;
   // nibble - 16 when the fifth bit is clear is the nibble with 0xF0 on top, as a signed byte.
   HEARTH_AVX2 static __m256i Quants(const Block& b) {
     return _mm256_or_si256(Nibbles(b.qs), _mm256_andnot_si256(SpreadBits(HighBits32(b.qh)),
@@ -149,12 +156,12 @@ struct FormatQ5_0 {
 };
 struct FormatQ4_1 {
   using Block = gguf::BlockQ4_1;
-  static constexpr bool kSigned = false, kHasMin = true;
+  static constexpr bool kSigned = false, kHasMin = true, kBlockSum = false;
   HEARTH_AVX2 static __m256i Quants(const Block& b) { return Nibbles(b.qs); }
 };
 struct FormatQ5_1 {
   using Block = gguf::BlockQ5_1;
-  static constexpr bool kSigned = false, kHasMin = true;
+  static constexpr bool kSigned = false, kHasMin = true, kBlockSum = false;
   HEARTH_AVX2 static __m256i Quants(const Block& b) {
     return _mm256_or_si256(Nibbles(b.qs), _mm256_and_si256(SpreadBits(HighBits32(b.qh)),
                                                            _mm256_set1_epi8(0x10)));
@@ -216,7 +223,11 @@ HEARTH_AVX2 void Dot32(int64_t k, const void* w, size_t w_stride, const void* ac
         }
         acc[r * NT + t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(&a[t][b].d)),
                                     _mm256_cvtepi32_ps(dot), acc[r * NT + t]);
-        if constexpr (F::kHasMin) min_acc[r * NT + t] += HalfToFloat(wb[r][b].m) * a[t][b].s;
+        if constexpr (F::kHasMin) {
+          // Fused, as the reference engine's compiler contracts its `summs += m * s`.
+          min_acc[r * NT + t] =
+              std::fma(HalfToFloat(wb[r][b].m), a[t][b].s, min_acc[r * NT + t]);
+        }
       }
     }
   }
@@ -227,17 +238,78 @@ HEARTH_AVX2 void Dot32(int64_t k, const void* w, size_t w_stride, const void* ac
   }
 }
 
+// The kBlockSum order: per (row, token), acc = fma(float(block's integer dot), d_w * d_a, acc)
+// block after block, which is the scalar reference's order, so the results are bit-identical to
+// it. The four tokens' block dots reduce together (two hadds) into the lanes of one 4-wide
+// accumulator per row; lanes of absent tokens stay 0.
+template <typename F, int NR, int NT>
+HEARTH_AVX2 void Dot32BlockSum(int64_t k, const void* w, size_t w_stride, const void* act,
+                               size_t stride, float* out) {
+  static_assert(F::kSigned && !F::kHasMin && NT <= 4);
+  using Block = typename F::Block;
+  const Block* wb[NR];
+  for (int r = 0; r < NR; ++r) {
+    wb[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + w_stride * r);
+  }
+  const ActQ8* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
+  __m128 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    alignas(16) float da[4] = {0, 0, 0, 0};
+    for (int t = 0; t < NT; ++t) da[t] = a[t][b].d;
+    const __m128 da_v = _mm_load_ps(da);
+    for (int r = 0; r < NR; ++r) {
+      const __m256i q = F::Quants(wb[r][b]);
+      const __m256i q_abs = _mm256_sign_epi8(q, q);
+      __m256i dots[4];
+      for (int t = 0; t < 4; ++t) {
+        if (t < NT) {
+          const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+          dots[t] =
+              _mm256_madd_epi16(_mm256_maddubs_epi16(q_abs, _mm256_sign_epi8(y, q)), ones);
+        } else {
+          dots[t] = _mm256_setzero_si256();
+        }
+      }
+      // Lanes of each 128-bit half: token t's partial sums; adding the halves completes them.
+      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dots[0], dots[1]),
+                                          _mm256_hadd_epi32(dots[2], dots[3]));
+      const __m128i sums =
+          _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+      const __m128 scale = _mm_mul_ps(_mm_set1_ps(HalfToFloat(wb[r][b].d)), da_v);
+      acc[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), scale, acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    alignas(16) float lanes[4];
+    _mm_store_ps(lanes, acc[r]);
+    for (int t = 0; t < NT; ++t) out[r * kMaxTokens + t] = lanes[t];
+  }
+}
+
+template <typename F, int NR, int NT>
+HEARTH_AVX2 void Dot32Any(int64_t k, const void* w, size_t w_stride, const void* act,
+                          size_t stride, float* out) {
+  if constexpr (F::kBlockSum) {
+    Dot32BlockSum<F, NR, NT>(k, w, w_stride, act, stride, out);
+  } else {
+    Dot32<F, NR, NT>(k, w, w_stride, act, stride, out);
+  }
+}
+
 template <typename F>
 void Dot32Row(int64_t k, const void* w, const void* act, size_t stride, int nt, float* out) {
   switch (nt) {
     case 1:
-      return Dot32<F, 1, 1>(k, w, 0, act, stride, out);
+      return Dot32Any<F, 1, 1>(k, w, 0, act, stride, out);
     case 2:
-      return Dot32<F, 1, 2>(k, w, 0, act, stride, out);
+      return Dot32Any<F, 1, 2>(k, w, 0, act, stride, out);
     case 3:
-      return Dot32<F, 1, 3>(k, w, 0, act, stride, out);
+      return Dot32Any<F, 1, 3>(k, w, 0, act, stride, out);
     default:
-      return Dot32<F, 1, 4>(k, w, 0, act, stride, out);
+      return Dot32Any<F, 1, 4>(k, w, 0, act, stride, out);
   }
 }
 
@@ -246,13 +318,13 @@ void Dot32Pair(int64_t k, const void* w, size_t w_stride, const void* act, size_
                float* out) {
   switch (nt) {
     case 1:
-      return Dot32<F, 2, 1>(k, w, w_stride, act, stride, out);
+      return Dot32Any<F, 2, 1>(k, w, w_stride, act, stride, out);
     case 2:
-      return Dot32<F, 2, 2>(k, w, w_stride, act, stride, out);
+      return Dot32Any<F, 2, 2>(k, w, w_stride, act, stride, out);
     case 3:
-      return Dot32<F, 2, 3>(k, w, w_stride, act, stride, out);
+      return Dot32Any<F, 2, 3>(k, w, w_stride, act, stride, out);
     default:
-      return Dot32<F, 2, 4>(k, w, w_stride, act, stride, out);
+      return Dot32Any<F, 2, 4>(k, w, w_stride, act, stride, out);
   }
 }
 
@@ -748,6 +820,8 @@ void FillAvx2Kernels(KernelTable& t) {
   t.to_q8_0[Slot(TensorType::kQ5_0)] = ToQ8_0<FormatQ5_0>;
   t.dot2[Slot(TensorType::kQ4_0)] = Dot32Pair<FormatQ4_0>;
   t.dot2[Slot(TensorType::kQ5_0)] = Dot32Pair<FormatQ5_0>;
+  t.unpacked_dot[Slot(TensorType::kQ4_0)] = Dot32Row<FormatQ8_0InQ4_0Order>;
+  t.unpacked_dot2[Slot(TensorType::kQ4_0)] = Dot32Pair<FormatQ8_0InQ4_0Order>;
   // Q4_1/Q5_1 keep one row at a time: their per-(row, token) min sums would not fit in
   // registers next to a pair's accumulators.
   t.dot[Slot(TensorType::kQ4_K)] = DispatchTokens<Q4KKernel>;

@@ -49,6 +49,11 @@ struct KernelTable {
   // this once per row block when many tokens share the call, so the unpacking is not repeated
   // for every group of kMaxTokens tokens. nullptr: no such conversion.
   void (*to_q8_0[kTypeSlots])(const void* src, gguf::BlockQ8_0* dst, int64_t n) = {};
+  // Dot products over to_q8_0's output in the accumulation order of the original type's own
+  // dot (bit-identical to it), so a token's result does not depend on whether the matmul took
+  // the unpacked path; nullptr: the Q8_0 kernels (dot/dot2) already have that order.
+  RowDotFn unpacked_dot[kTypeSlots] = {};
+  RowPairDotFn unpacked_dot2[kTypeSlots] = {};
   void (*quantize_q8)(const float* x, ActQ8* out, int64_t k) = nullptr;
   void (*quantize_q8k)(const float* x, gguf::BlockQ8_K* out, int64_t k) = nullptr;
 

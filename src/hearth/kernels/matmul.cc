@@ -185,6 +185,11 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
     // Q4_0/Q5_0 with several token groups: unpack each row block once into Q8_0 (the same
     // weights) and run the Q8_0 kernels, instead of unpacking it again for every token group.
     const int q8_slot = Slot(gguf::TensorType::kQ8_0);
+    const bool own_order = kernels.unpacked_dot[slot] != nullptr;
+    const internal::RowDotFn unpacked_dot =
+        own_order ? kernels.unpacked_dot[slot] : kernels.dot[q8_slot];
+    const internal::RowPairDotFn unpacked_dot2 =
+        own_order ? kernels.unpacked_dot2[slot] : kernels.dot2[q8_slot];
     const size_t q8_row_bytes = static_cast<size_t>(k / 32) * sizeof(gguf::BlockQ8_0);
     pool.ParallelFor(units, [&](int64_t u0, int64_t u1) {
       auto [r0, r1] = unit_rows(u0, u1);
@@ -195,7 +200,7 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
         const int64_t rb_end = std::min(r1, rb + kRowBlock);
         for (int64_t r = rb; r < rb_end; ++r) to_q8_0(w.row(r), &rows_q8[(r - rb) * (k / 32)], k);
         SweepRows(
-            kernels.dot[q8_slot], kernels.dot2[q8_slot], q8_row_bytes, k, rb, rb_end,
+            unpacked_dot, unpacked_dot2, q8_row_bytes, k, rb, rb_end,
             [&](int64_t r) { return rows_base + static_cast<size_t>(r - rb) * q8_row_bytes; },
             act, act_stride, m, y, ldy);
       }
