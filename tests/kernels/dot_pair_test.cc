@@ -101,6 +101,54 @@ TEST_P(DotPairTest, ToQ8_0KeepsEveryWeightExactly) {
   EXPECT_EQ(converted, 2) << "Q4_0 and Q5_0 convert at every level";
 }
 
+// MatMul multiplies Q4_0/Q5_0 rows unpacked to Q8_0 when many tokens share a call; a token's
+// result must not depend on that: the unpacked kernels (unpacked_dot/unpacked_dot2, or the Q8_0
+// ones when a type has none) must give exactly what the type's own dot gives.
+TEST_P(DotPairTest, UnpackedRowsGiveExactlyTheDirectResults) {
+  std::mt19937 rng(41);
+  const auto& scalar = *internal::KernelsFor(IsaLevel::kScalar);
+  const int q8_slot = static_cast<int>(TensorType::kQ8_0);
+  for (TensorType type : testing::AllWeightTypes()) {
+    const int slot = static_cast<int>(type);
+    const auto convert = table().to_q8_0[slot];
+    if (convert == nullptr) continue;
+    const bool own = table().unpacked_dot[slot] != nullptr;
+    const internal::RowDotFn dot = own ? table().unpacked_dot[slot] : table().dot[q8_slot];
+    const internal::RowPairDotFn pair = own ? table().unpacked_dot2[slot] : table().dot2[q8_slot];
+    for (int64_t k : {32, 96, 896, 4864}) {
+      auto w = testing::RandomWeights(rng, type, 2, k);
+      const size_t row_bytes = *gguf::RowBytes(type, k);
+      std::vector<gguf::BlockQ8_0> q8(2 * (k / 32));
+      convert(&w[0], &q8[0], k);
+      convert(&w[row_bytes], &q8[k / 32], k);
+      auto x = testing::RandomFloats(rng, internal::kMaxTokens * k);
+      const size_t stride = (k / 32) * sizeof(internal::ActQ8);
+      std::vector<uint8_t> act(stride * internal::kMaxTokens);
+      for (int t = 0; t < internal::kMaxTokens; ++t) {
+        scalar.quantize_q8(&x[t * k], reinterpret_cast<internal::ActQ8*>(&act[t * stride]), k);
+      }
+      for (int nt = 1; nt <= internal::kMaxTokens; ++nt) {
+        float paired[2 * internal::kMaxTokens];
+        if (pair != nullptr) {
+          pair(k, q8.data(), (k / 32) * sizeof(gguf::BlockQ8_0), act.data(), stride, nt, paired);
+        }
+        for (int r = 0; r < 2; ++r) {
+          float direct[internal::kMaxTokens], unpacked[internal::kMaxTokens];
+          table().dot[slot](k, &w[r * row_bytes], act.data(), stride, nt, direct);
+          dot(k, &q8[r * (k / 32)], act.data(), stride, nt, unpacked);
+          for (int t = 0; t < nt; ++t) {
+            EXPECT_EQ(unpacked[t], direct[t]) << gguf::TraitsOf(type).name << " k=" << k;
+            if (pair != nullptr) {
+              EXPECT_EQ(paired[r * internal::kMaxTokens + t], direct[t])
+                  << gguf::TraitsOf(type).name << " k=" << k << " nt=" << nt;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Levels, DotPairTest, ::testing::ValuesIn(testing::AllLevels()),
                          testing::LevelParamName);
 

@@ -238,14 +238,33 @@ HEARTH_AVX2 void Dot32(int64_t k, const void* w, size_t w_stride, const void* ac
   }
 }
 
+// Eight blocks' 8-lane integer dots -> one vector of their eight totals (lane i: block i).
+HEARTH_AVX2 inline __m256i SumEachOf8(const __m256i d[8]) {
+  // Each hadd pair leaves block i's low-half total in lane i of the low 128 bits and its
+  // high-half total in lane i of the high 128 bits (blocks 0-3 in x, 4-7 in y).
+  const __m256i x = _mm256_hadd_epi32(_mm256_hadd_epi32(d[0], d[1]), _mm256_hadd_epi32(d[2], d[3]));
+  const __m256i y = _mm256_hadd_epi32(_mm256_hadd_epi32(d[4], d[5]), _mm256_hadd_epi32(d[6], d[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20),
+                          _mm256_permute2x128_si256(x, y, 0x31));
+}
+
+// acc = fma(s[i], c[i], acc) for i = 0..7 in order, on scalar lanes.
+HEARTH_AVX2 inline __m128 FmaInOrder(__m256 s, __m256 c, __m128 acc) {
+  alignas(32) float sv[8], cv[8];
+  _mm256_store_ps(sv, s);
+  _mm256_store_ps(cv, c);
+  for (int i = 0; i < 8; ++i) acc = _mm_fmadd_ss(_mm_load_ss(sv + i), _mm_load_ss(cv + i), acc);
+  return acc;
+}
+
 // The kBlockSum order: per (row, token), acc = fma(float(block's integer dot), d_w * d_a, acc)
 // block after block, which is the scalar reference's order, so the results are bit-identical to
-// it. The four tokens' block dots reduce together (two hadds) into the lanes of one 4-wide
-// accumulator per row; lanes of absent tokens stay 0.
+// it whatever NR and NT are. Blocks go eight at a time: their integer dots reduce together into
+// one vector, and only the chain of fused multiply-adds is serial.
 template <typename F, int NR, int NT>
 HEARTH_AVX2 void Dot32BlockSum(int64_t k, const void* w, size_t w_stride, const void* act,
                                size_t stride, float* out) {
-  static_assert(F::kSigned && !F::kHasMin && NT <= 4);
+  static_assert(F::kSigned && !F::kHasMin);
   using Block = typename F::Block;
   const Block* wb[NR];
   for (int r = 0; r < NR; ++r) {
@@ -253,39 +272,53 @@ HEARTH_AVX2 void Dot32BlockSum(int64_t k, const void* w, size_t w_stride, const 
   }
   const ActQ8* a[NT];
   for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
-  __m128 acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = _mm_setzero_ps();
+  __m128 acc[NR * NT];
+  for (int i = 0; i < NR * NT; ++i) acc[i] = _mm_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < k / 32; ++b) {
-    alignas(16) float da[4] = {0, 0, 0, 0};
-    for (int t = 0; t < NT; ++t) da[t] = a[t][b].d;
-    const __m128 da_v = _mm_load_ps(da);
+  auto block_dot = [&ones](__m256i q, __m256i q_abs, const ActQ8& y) HEARTH_AVX2 {
+    const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.qs));
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(q_abs, _mm256_sign_epi8(yq, q)), ones);
+  };
+  const int64_t nb = k / 32;
+  int64_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    __m256i q[NR][8], q_abs[NR][8];
+    __m256 dw[NR];
+    for (int r = 0; r < NR; ++r) {
+      alignas(32) float d[8];
+      for (int i = 0; i < 8; ++i) {
+        q[r][i] = F::Quants(wb[r][b + i]);
+        q_abs[r][i] = _mm256_sign_epi8(q[r][i], q[r][i]);
+        d[i] = HalfToFloat(wb[r][b + i].d);
+      }
+      dw[r] = _mm256_load_ps(d);
+    }
+    for (int t = 0; t < NT; ++t) {
+      const ActQ8* y = a[t] + b;
+      const __m256 da = _mm256_setr_ps(y[0].d, y[1].d, y[2].d, y[3].d, y[4].d, y[5].d, y[6].d,
+                                       y[7].d);
+      for (int r = 0; r < NR; ++r) {
+        __m256i dots[8];
+        for (int i = 0; i < 8; ++i) dots[i] = block_dot(q[r][i], q_abs[r][i], y[i]);
+        const __m256 sums = _mm256_cvtepi32_ps(SumEachOf8(dots));
+        acc[r * NT + t] = FmaInOrder(sums, _mm256_mul_ps(dw[r], da), acc[r * NT + t]);
+      }
+    }
+  }
+  for (; b < nb; ++b) {
     for (int r = 0; r < NR; ++r) {
       const __m256i q = F::Quants(wb[r][b]);
       const __m256i q_abs = _mm256_sign_epi8(q, q);
-      __m256i dots[4];
-      for (int t = 0; t < 4; ++t) {
-        if (t < NT) {
-          const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
-          dots[t] =
-              _mm256_madd_epi16(_mm256_maddubs_epi16(q_abs, _mm256_sign_epi8(y, q)), ones);
-        } else {
-          dots[t] = _mm256_setzero_si256();
-        }
+      const float dw = HalfToFloat(wb[r][b].d);
+      for (int t = 0; t < NT; ++t) {
+        const float sum = static_cast<float>(HorizontalSumI32(block_dot(q, q_abs, a[t][b])));
+        acc[r * NT + t] = _mm_fmadd_ss(_mm_set_ss(sum), _mm_set_ss(dw * a[t][b].d),
+                                       acc[r * NT + t]);
       }
-      // Lanes of each 128-bit half: token t's partial sums; adding the halves completes them.
-      const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dots[0], dots[1]),
-                                          _mm256_hadd_epi32(dots[2], dots[3]));
-      const __m128i sums =
-          _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-      const __m128 scale = _mm_mul_ps(_mm_set1_ps(HalfToFloat(wb[r][b].d)), da_v);
-      acc[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), scale, acc[r]);
     }
   }
   for (int r = 0; r < NR; ++r) {
-    alignas(16) float lanes[4];
-    _mm_store_ps(lanes, acc[r]);
-    for (int t = 0; t < NT; ++t) out[r * kMaxTokens + t] = lanes[t];
+    for (int t = 0; t < NT; ++t) out[r * kMaxTokens + t] = _mm_cvtss_f32(acc[r * NT + t]);
   }
 }
 
@@ -563,27 +596,42 @@ HEARTH_AVX2 void QuantizeQ8K(const float* x, BlockQ8_K* out, int64_t k) {
 
 // ---- Row operations ----
 
-// exp(x) for 8 lanes: x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial
-// (relative error ~2 ulp), scaled by 2^n through the exponent bits. Inputs below about -87
-// flush to 0, above 88 saturate to +inf.
+// exp(x) for 8 lanes, by the same algorithm as the reference engine's (llama.cpp's) vector
+// exp, so that softmax and SiLU round like it: n = round(x / ln2) through the 1.5 * 2^23 shift,
+// r = x - n ln2 with ln2 in two parts, exp(r) - 1 by a degree-5 polynomial evaluated in two
+// halves, scaled by 2^n through the exponent bits. Lanes with |n| > 126 (results that overflow,
+// are denormal or are 0, including x = -inf) take std::exp.
 HEARTH_AVX2 inline __m256 Exp(__m256 x) {
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
-  x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  // 2^n for n in [-127, 127]: n = -127 would be a denormal exponent field of 0 -> returns 0.
-  const __m256i exponent =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  // z's low mantissa bits hold n: shifted into the exponent field and added to 1.0f's bits.
+  const __m256 two_n = _mm256_castsi256_ps(
+      _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23),
+                       _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  const __m256 high = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), r,
+                                      _mm256_set1_ps(0x1.573e2ep-5f));
+  const __m256 low = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), r,
+                                     _mm256_set1_ps(0x1.fffdb6p-2f));
+  const __m256 expm1 = _mm256_fmadd_ps(_mm256_fmadd_ps(high, r2, low), r2,
+                                       _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), r));
+  __m256 result = _mm256_fmadd_ps(expm1, two_n, two_n);
+  const __m256 out_of_range = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n),
+                                            _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  if (_mm256_movemask_ps(out_of_range) != 0) {
+    alignas(32) float in[8], out[8], mask[8];
+    _mm256_store_ps(in, x);
+    _mm256_store_ps(out, result);
+    _mm256_store_ps(mask, out_of_range);
+    for (int i = 0; i < 8; ++i) {
+      if (mask[i] != 0) out[i] = std::exp(in[i]);
+    }
+    result = _mm256_load_ps(out);
+  }
+  return result;
 }
 
 HEARTH_AVX2 float DotRow(const float* a, const float* b, int64_t n) {
@@ -709,25 +757,25 @@ HEARTH_AVX2 float Max(const float* x, int64_t n) {
   return out;
 }
 
-HEARTH_AVX2 float ExpSubSum(float* x, float m, int64_t n) {
+// Per 8 values a float horizontal sum, added in double: the reference engine's order. A tail
+// runs as a whole vector padded with -inf (exp 0), like the reference's masked rows.
+HEARTH_AVX2 double ExpSubSum(float* x, float m, int64_t n) {
   const __m256 vm = _mm256_set1_ps(m);
-  __m256 sum = _mm256_setzero_ps();
+  double total = 0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
     _mm256_storeu_ps(x + i, e);
-    sum = _mm256_add_ps(sum, e);
+    total += HorizontalSum(e);
   }
-  float total = HorizontalSum(sum);
   if (i < n) {
     alignas(32) float tail[8];
     const int rest = static_cast<int>(n - i);
     for (int j = 0; j < 8; ++j) tail[j] = j < rest ? x[i + j] - m : -__builtin_inff();
-    _mm256_store_ps(tail, Exp(_mm256_load_ps(tail)));
-    for (int j = 0; j < rest; ++j) {
-      x[i + j] = tail[j];
-      total += tail[j];
-    }
+    const __m256 e = Exp(_mm256_load_ps(tail));
+    _mm256_store_ps(tail, e);
+    std::memcpy(x + i, tail, rest * sizeof(float));
+    total += HorizontalSum(e);
   }
   return total;
 }

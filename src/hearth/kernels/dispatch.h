@@ -68,7 +68,8 @@ struct KernelTable {
   void (*mul_scalar_vec)(const float* x, float s, const float* w, float* out, int64_t n) =
       nullptr;  // out = x * s * w (w may be null)
   float (*max)(const float* x, int64_t n) = nullptr;
-  float (*exp_sub_sum)(float* x, float m, int64_t n) = nullptr;  // x = exp(x - m); returns sum
+  // x = exp(x - m); returns the sum, accumulated in double as the reference engine does.
+  double (*exp_sub_sum)(float* x, float m, int64_t n) = nullptr;
   void (*silu_mul)(const float* g, const float* u, float* out, int64_t n) = nullptr;
   void (*add)(const float* a, const float* b, float* out, int64_t n) = nullptr;
   void (*scale)(float* x, float s, int64_t n) = nullptr;

@@ -21,8 +21,8 @@ void Softmax(float* x, int64_t n) {
   if (n <= 0) return;
   const auto& k = Kernels();
   const float m = k.max(x, n);
-  const float sum = k.exp_sub_sum(x, m, n);
-  k.scale(x, 1.0f / sum, n);
+  // The reciprocal in double, then one float multiply per value: the reference engine's order.
+  k.scale(x, static_cast<float>(1.0 / k.exp_sub_sum(x, m, n)), n);
 }
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
@@ -185,7 +185,18 @@ const uint8_t* KvRow(const void* const* blocks, const KvView& kv, int kv_head, i
          static_cast<size_t>(kv_head) * kv.head_stride;
 }
 
-float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
+// Rounds n floats to their nearest F16 values (ties to even) in place, through the bulk
+// conversion kernels (F16C with AVX2) rather than one software conversion per value.
+void RoundRowToHalf(float* x, int64_t n) {
+  const auto& k = Kernels();
+  constexpr int64_t kChunk = 256;
+  uint16_t half[kChunk];
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t c = std::min(kChunk, n - i);
+    k.f32_to_f16(x + i, half, c);
+    k.f16_to_f32(half, x + i, c);
+  }
+}
 
 // Two passes: all scores, then a softmax over them, then the weighted sum of V rows. With an
 // F16 cache the query and the probabilities are rounded to F16 first, as the reference engine
@@ -205,7 +216,8 @@ void AttendGroup(const float* q, int group, const KvView& kv, int kv_head, int64
   float* rows = buffer.data();              // [kTile][d]
   float* queries = rows + kTile * d;        // [group][d]
   float* probs = queries + d * group;      // [group][n_tokens]
-  for (int64_t i = 0; i < d * group; ++i) queries[i] = half ? RoundToHalf(q[i]) : q[i];
+  std::copy_n(q, d * group, queries);
+  if (half) RoundRowToHalf(queries, d * group);
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {
     const int64_t n = std::min(kTile, n_tokens - t0);
     for (int64_t j = 0; j < n; ++j) widen(KvRow(kv.k_blocks, kv, kv_head, t0 + j), rows + j * d, d);
@@ -217,10 +229,9 @@ void AttendGroup(const float* q, int group, const KvView& kv, int kv_head, int64
   }
   for (int g = 0; g < group; ++g) {
     float* p = probs + g * n_tokens;
-    const float inv_sum = 1.0f / k.exp_sub_sum(p, k.max(p, n_tokens), n_tokens);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      p[t] = half ? RoundToHalf(p[t] * inv_sum) : p[t] * inv_sum;
-    }
+    const float inv_sum = static_cast<float>(1.0 / k.exp_sub_sum(p, k.max(p, n_tokens), n_tokens));
+    k.scale(p, inv_sum, n_tokens);
+    if (half) RoundRowToHalf(p, n_tokens);
     std::fill(out + g * d, out + (g + 1) * d, 0.0f);
   }
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {

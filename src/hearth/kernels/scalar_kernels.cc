@@ -55,8 +55,8 @@ void DequantQ4_1(const void* src, float* dst, int64_t n) {
     const float d = Fp16ToFp32(blocks[b].d);
     const float m = Fp16ToFp32(blocks[b].m);
     for (int j = 0; j < 16; ++j) {
-      dst[j] = d * (blocks[b].qs[j] & 0xF) + m;
-      dst[j + 16] = d * (blocks[b].qs[j] >> 4) + m;
+      dst[j] = std::fma(d, static_cast<float>(blocks[b].qs[j] & 0xF), m);
+      dst[j + 16] = std::fma(d, static_cast<float>(blocks[b].qs[j] >> 4), m);
     }
   }
 }
@@ -88,8 +88,8 @@ void DequantQ5_1(const void* src, float* dst, int64_t n) {
     for (int j = 0; j < 16; ++j) {
       const int lo = (blocks[b].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
       const int hi = (blocks[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
-      dst[j] = d * lo + m;
-      dst[j + 16] = d * hi + m;
+      dst[j] = std::fma(d, static_cast<float>(lo), m);
+      dst[j + 16] = std::fma(d, static_cast<float>(hi), m);
     }
   }
 }
@@ -489,8 +489,8 @@ float Max(const float* x, int64_t n) {
   return m;
 }
 
-float ExpSubSum(float* x, float m, int64_t n) {
-  float sum = 0;
+double ExpSubSum(float* x, float m, int64_t n) {
+  double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
     x[i] = std::exp(x[i] - m);
     sum += x[i];

@@ -17,6 +17,8 @@ Status ReadOptionalId(const gguf::GgufFile& file, std::string_view suffix,
   const std::string key = Key(suffix);
   if (file.Find(key) == nullptr) return Status::Ok();
   HEARTH_ASSIGN_OR_RETURN(int64_t value, file.GetInt(key));
+  // Converters write -1 (or its uint32 form 0xFFFFFFFF) for "no such token".
+  if (value == -1 || value == 0xFFFFFFFFll) return Status::Ok();
   if (value < INT32_MIN || value > INT32_MAX) {
     return Status::InvalidArgument(fmt::format("tokenizer: {} = {} is out of range", key, value));
   }
