@@ -4,9 +4,15 @@
 
 #include <cstdio>
 #include <fstream>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <sstream>
 
 #include "hearth/cli/commands.h"
+#include "hearth/engine/engine.h"
+#include "hearth/gguf/gguf_file.h"
+#include "hearth/gguf/model_info.h"
 #include "hearth/kernels/roofline.h"
 #include "hearth/loadgen/load_runner.h"
 #include "hearth/loadgen/report.h"
@@ -124,6 +130,188 @@ int RunBenchServe(const BenchServeFlags& f) {
   return summary.completed > 0 ? 0 : 1;
 }
 
+
+struct BenchEngineFlags {
+  std::string model;
+  int threads = 0;
+  int prompt = 512;
+  std::string batches = "1,4,16";
+  int context = 128;
+  int generate = 32;
+  bool json = false;
+  bool skip_roofline = false;
+};
+
+// Observes one sequence: time of its first and last token.
+class TimingObserver : public engine::SequenceObserver {
+ public:
+  using Clock = std::chrono::steady_clock;
+  void OnToken(const engine::TokenEvent&) override {
+    std::lock_guard lock(mutex_);
+    if (tokens_++ == 0) first_ = Clock::now();
+    last_ = Clock::now();
+  }
+  void OnFinish(engine::FinishReason reason, const Status& status) override {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    ok_ = reason != engine::FinishReason::kError && status.ok();
+    cv_.notify_all();
+  }
+  bool Wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return done_; });
+    return ok_;
+  }
+  Clock::time_point first() const { return first_; }
+  Clock::time_point last() const { return last_; }
+  int tokens() const { return tokens_; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false, ok_ = false;
+  int tokens_ = 0;
+  Clock::time_point first_, last_;
+};
+
+engine::GenerationRequest SyntheticRequest(int prompt_tokens, int max_tokens, int salt,
+                                           int vocab) {
+  engine::GenerationRequest r;
+  for (int i = 0; i < prompt_tokens; ++i) {
+    r.prompt.push_back(static_cast<int32_t>(100 + (i * 7919 + salt * 104729) % (vocab - 200)));
+  }
+  r.max_tokens = max_tokens;
+  r.ignore_eos = true;
+  r.sampling.temperature = 0;
+  return r;
+}
+
+// Runs `requests` together; returns seconds from submission to the last token, and the decode
+// rate (tokens after each sequence's first, over the time from the last first-token to the end).
+struct PhaseTiming {
+  double total_s = 0;
+  double decode_tok_per_s = 0;
+  bool ok = true;
+};
+
+PhaseTiming RunTogether(engine::Engine& e, const std::vector<engine::GenerationRequest>& requests) {
+  std::vector<std::shared_ptr<TimingObserver>> observers;
+  auto start = TimingObserver::Clock::now();
+  for (const auto& r : requests) {
+    observers.push_back(std::make_shared<TimingObserver>());
+    if (!e.Submit(r, observers.back()).ok()) return {0, 0, false};
+  }
+  PhaseTiming t;
+  TimingObserver::Clock::time_point all_first = start, end = start;
+  int64_t after_first = 0;
+  for (auto& o : observers) {
+    t.ok = o->Wait() && t.ok;
+    all_first = std::max(all_first, o->first());
+    end = std::max(end, o->last());
+    after_first += std::max(0, o->tokens() - 1);
+  }
+  t.total_s = std::chrono::duration<double>(end - start).count();
+  double decode_s = std::chrono::duration<double>(end - all_first).count();
+  // Tokens produced after the slowest sequence's first token approximate steady decode.
+  int64_t steady = 0;
+  for (auto& o : observers) {
+    if (o->tokens() > 1) steady += o->tokens() - 1;
+  }
+  t.decode_tok_per_s = decode_s > 0 ? static_cast<double>(steady) / decode_s : 0;
+  (void)after_first;
+  return t;
+}
+
+int RunBenchEngine(const BenchEngineFlags& f) {
+  auto fail = [](const std::string& m) {
+    std::fprintf(stderr, "hearth: %s\n", m.c_str());
+    return 1;
+  };
+  auto file = gguf::GgufFile::Open(f.model);
+  if (!file.ok()) return fail(file.status().message());
+  auto info = gguf::DescribeModel(*file);
+  if (!info.ok()) return fail(info.status().message());
+  // Bytes streamed per decode step: every weight except the embedding table, which is read one
+  // row at a time unless it doubles as the output projection.
+  uint64_t step_bytes = 0;
+  bool tied = file->FindTensor("output.weight") == nullptr;
+  for (const auto& t : file->tensors()) {
+    if (t.name == "token_embd.weight" && !tied) continue;
+    step_bytes += t.size_bytes;
+  }
+  std::vector<int> batches;
+  std::stringstream list(f.batches);
+  for (std::string item; std::getline(list, item, ',');) batches.push_back(std::stoi(item));
+  int max_batch = *std::max_element(batches.begin(), batches.end());
+
+  engine::EngineOptions o;
+  o.model_path = f.model;
+  o.threads = f.threads;
+  o.context_length = std::max(f.prompt, f.context) + f.generate + 16;
+  o.max_parallel = std::max(1, max_batch);
+  o.prefix_cache = false;  // measure computation, not cache hits
+  auto e = engine::Engine::Create(o);
+  if (!e.ok()) return fail(e.status().message());
+  int vocab = info->vocab_size;
+
+  kernels::Roofline roof;
+  if (!f.skip_roofline) roof = kernels::MeasureRoofline({f.threads});
+  // Warm-up: page the weights in.
+  RunTogether(**e, {SyntheticRequest(16, 2, 99, vocab)});
+
+  nlohmann::json doc = {{"model", f.model},
+                        {"parameters", info->parameters},
+                        {"bytes_per_decode_step", step_bytes},
+                        {"threads", roof.threads},
+                        {"roofline",
+                         {{"triad_gb_per_s", roof.triad_gb_per_s},
+                          {"fma_gflops", roof.fma_gflops},
+                          {"int8_gops", roof.int8_gops}}}};
+  // Prefill: one prompt of f.prompt tokens, one generated token.
+  auto prefill = RunTogether(**e, {SyntheticRequest(f.prompt, 1, 0, vocab)});
+  if (!prefill.ok) return fail("prefill run failed");
+  double prefill_tps = f.prompt / prefill.total_s;
+  double prefill_gops = 2.0 * static_cast<double>(info->parameters) * prefill_tps / 1e9;
+  doc["prefill"] = {{"tokens", f.prompt},
+                    {"tok_per_s", prefill_tps},
+                    {"gops", prefill_gops},
+                    {"fraction_of_int8_peak", roof.int8_gops > 0 ? prefill_gops / roof.int8_gops : 0}};
+  doc["decode"] = nlohmann::json::array();
+  for (int b : batches) {
+    std::vector<engine::GenerationRequest> requests;
+    for (int i = 0; i < b; ++i) requests.push_back(SyntheticRequest(f.context, f.generate, i + 1, vocab));
+    auto d = RunTogether(**e, requests);
+    if (!d.ok) return fail("decode run failed");
+    double roofline_tps = roof.triad_gb_per_s > 0 ? roof.triad_gb_per_s * 1e9 / step_bytes : 0;
+    doc["decode"].push_back({{"sequences", b},
+                             {"context", f.context},
+                             {"tok_per_s", d.decode_tok_per_s},
+                             {"step_per_s", d.decode_tok_per_s / b},
+                             {"fraction_of_bandwidth_roofline",
+                              roofline_tps > 0 ? (d.decode_tok_per_s / b) / roofline_tps : 0}});
+  }
+  (*e)->Shutdown(0);
+  if (f.json) {
+    std::cout << doc.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("model {} ({:.0f}M parameters, {:.0f} MB read per decode step)\n",
+                           f.model, info->parameters / 1e6, step_bytes / 1e6);
+  std::cout << fmt::format("machine: {} threads, triad {:.1f} GB/s, int8 {:.0f} GOPS\n",
+                           roof.threads, roof.triad_gb_per_s, roof.int8_gops);
+  std::cout << fmt::format("prefill {} tokens: {:.1f} tok/s ({:.0f} GOPS, {:.0f}% of int8 peak)\n",
+                           f.prompt, prefill_tps, prefill_gops,
+                           100 * doc["prefill"]["fraction_of_int8_peak"].get<double>());
+  for (const auto& d : doc["decode"]) {
+    std::cout << fmt::format(
+        "decode {:>3} sequences (ctx {}): {:.1f} tok/s total ({:.0f}% of bandwidth roofline per "
+        "step)\n",
+        d["sequences"].get<int>(), f.context, d["tok_per_s"].get<double>(),
+        100 * d["fraction_of_bandwidth_roofline"].get<double>());
+  }
+  return 0;
+}
+
 int RunRoofline(int threads, bool json) {
   kernels::RooflineOptions options;
   options.threads = threads;
@@ -186,6 +374,23 @@ void RegisterBench(CLI::App& app, GlobalOptions& /*globals*/, Action* action) {
   serve->add_flag("--json", flags->json_stdout, "print JSON instead of the table");
   serve->add_option("--json-out", flags->json_out, "also write the JSON result to this file");
   serve->callback([flags, action] { *action = [flags] { return RunBenchServe(*flags); }; });
+
+  auto engine_flags = std::make_shared<BenchEngineFlags>();
+  auto* engine = bench->add_subcommand(
+      "engine", "In-process engine speed: prefill and decode tok/s at several batch sizes, as a "
+                "fraction of this machine's roofline");
+  engine->add_option("model", engine_flags->model, "GGUF model")->required();
+  engine->add_option("--threads", engine_flags->threads, "compute threads (0: one per core)");
+  engine->add_option("--prompt", engine_flags->prompt, "prefill tokens")->capture_default_str();
+  engine->add_option("--batches", engine_flags->batches, "decode batch sizes, comma separated")
+      ->capture_default_str();
+  engine->add_option("--ctx", engine_flags->context, "prompt tokens before decode")
+      ->capture_default_str();
+  engine->add_option("--generate", engine_flags->generate, "tokens generated per sequence")
+      ->capture_default_str();
+  engine->add_flag("--json", engine_flags->json, "print JSON");
+  engine->add_flag("--no-roofline", engine_flags->skip_roofline, "skip measuring the ceilings");
+  engine->callback([=] { *action = [=] { return RunBenchEngine(*engine_flags); }; });
 
   auto roofline_threads = std::make_shared<int>(0);
   auto roofline_json = std::make_shared<bool>(false);
