@@ -1,0 +1,577 @@
+#include "hearth/server/http_server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "hearth/server/api_error.h"
+
+namespace hearth::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class Connection;
+
+struct HttpServer::State {
+  HttpServerOptions options;
+  RequestHandler handler;
+  ServerMetrics* metrics = nullptr;
+  std::atomic<int> active{0};
+  std::atomic<int> rejected{0};
+  std::atomic<bool> draining{false};
+  std::mutex mutex;
+  std::condition_variable idle_cv;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;
+  uint64_t next_connection_id = 0;
+  // Declared after everything connections touch: destroying the io_context destroys pending
+  // handlers and with them the last references to connections, whose destructors use the
+  // members above. The acceptor and the work guard go first, the io_context after them.
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{asio::make_strand(ioc)};
+
+  void CountResponse(std::string_view target, int status) {
+    if (metrics) metrics->CountRequest(target, status);
+  }
+};
+
+namespace {
+
+std::string StatusLine(int status) {
+  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  return fmt::format("HTTP/1.1 {} {}\r\n", status, std::string_view(reason.data(), reason.size()));
+}
+
+constexpr std::string_view kServerHeader = "Server: hearth\r\n";
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+}  // namespace
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using State = HttpServer::State;
+
+  Connection(tcp::socket socket, State* state, bool rejected)
+      : stream_(std::move(socket)), state_(state), rejected_(rejected) {
+    std::lock_guard lock(state_->mutex);
+    id_ = state_->next_connection_id++;
+  }
+
+  ~Connection() {
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->connections.erase(id_);
+      (rejected_ ? state_->rejected : state_->active).fetch_sub(1);
+    }
+    state_->idle_cv.notify_all();
+  }
+
+  void Start() {
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->connections[id_] = weak_from_this();
+    }
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->rejected_) {
+        self->RejectOverLimit();
+      } else {
+        self->ReadHeader();
+      }
+    });
+  }
+
+  // Shutdown: an idle connection closes now, a busy one after its current response.
+  void Drain() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->draining_ = true;
+      self->keep_alive_ = false;
+      if (self->phase_ == Phase::kIdle) self->CloseNow();
+    });
+  }
+
+  // ResponseChannel operations for request `serial`.
+  void Post(std::function<void()> task) { asio::post(stream_.get_executor(), std::move(task)); }
+
+  bool Current(uint64_t serial) const {
+    return serial == serial_ && phase_ == Phase::kResponding && !response_done_ && !gone_;
+  }
+
+  void Respond(uint64_t serial, int status, std::string_view content_type, std::string body,
+               const HeaderList& extra_headers) {
+    if (!Current(serial) || streaming_) return;
+    std::string out = StatusLine(status);
+    out.append(kServerHeader);
+    fmt::format_to(std::back_inserter(out), "Content-Type: {}\r\nContent-Length: {}\r\n",
+                   content_type, body.size());
+    for (const auto& [name, value] : extra_headers) {
+      fmt::format_to(std::back_inserter(out), "{}: {}\r\n", name, value);
+    }
+    out.append(keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    out.append(body);
+    state_->CountResponse(target_, status);
+    response_done_ = true;
+    Queue(std::move(out));
+  }
+
+  void BeginStream(uint64_t serial, int status, std::string_view content_type) {
+    if (!Current(serial) || streaming_) return;
+    std::string out = StatusLine(status);
+    out.append(kServerHeader);
+    fmt::format_to(std::back_inserter(out),
+                   "Content-Type: {}\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n",
+                   content_type);
+    out.append(keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    state_->CountResponse(target_, status);
+    streaming_ = true;
+    Queue(std::move(out));
+  }
+
+  void Write(uint64_t serial, std::string data) {
+    if (!Current(serial) || !streaming_ || data.empty()) return;
+    std::string chunk = fmt::format("{:x}\r\n", data.size());
+    chunk.append(data).append("\r\n");
+    Queue(std::move(chunk));
+  }
+
+  void EndStream(uint64_t serial) {
+    if (!Current(serial) || !streaming_) return;
+    response_done_ = true;
+    Queue("0\r\n\r\n");
+  }
+
+  void SetOnClientGone(uint64_t serial, std::function<void()> callback) {
+    if (serial != serial_) return;
+    if (gone_) {
+      callback();
+      return;
+    }
+    on_gone_ = std::move(callback);
+  }
+
+  bool ClientGone(uint64_t serial) const { return gone_ || serial != serial_; }
+
+ private:
+  enum class Phase { kIdle, kReadingBody, kResponding, kClosed };
+
+  void ReadHeader() {
+    phase_ = Phase::kIdle;
+    if (draining_ || state_->draining.load()) return CloseNow();
+    parser_.emplace();
+    parser_->header_limit(state_->options.max_header_bytes);
+    parser_->body_limit(state_->options.max_body_bytes);
+    stream_.expires_after(state_->options.header_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) return OnReadError(ec);
+    phase_ = Phase::kReadingBody;
+    target_ = std::string(parser_->get().target());
+    auto expect = parser_->get()[http::field::expect];
+    if (beast::iequals(expect, "100-continue") && !parser_->is_done()) {
+      // curl and others wait for this before sending a large body.
+      stream_.expires_after(state_->options.write_timeout);
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->CloseNow();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(state_->options.body_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) return OnReadError(ec);
+    stream_.expires_never();
+    Dispatch();
+  }
+
+  void OnReadError(beast::error_code ec) {
+    // Label the error response with the route when the request line got parsed (the target is
+    // stored as soon as it is; a Content-Length over the limit fails before the header is done).
+    target_ = parser_ ? std::string(parser_->get().target()) : std::string();
+    if (ec == http::error::header_limit) {
+      return RespondAndClose(
+          431, ApiError::BadRequest("request header fields too large", "", "header_too_large"));
+    }
+    if (ec == http::error::body_limit) {
+      return RespondAndClose(
+          413, ApiError::PayloadTooLarge(fmt::format("request body exceeds the limit of {} bytes",
+                                                     state_->options.max_body_bytes)));
+    }
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
+        ec == http::error::partial_message || ec == asio::error::operation_aborted ||
+        ec == asio::error::eof || ec == asio::error::connection_reset) {
+      return CloseNow();  // idle timeout, slow sender, or the client left
+    }
+    // Anything else is a malformed request; the stream cannot be trusted for another.
+    RespondAndClose(400, ApiError::BadRequest("malformed HTTP request: " + ec.message(), "",
+                                              "bad_http_request"));
+  }
+
+  void Dispatch() {
+    HttpRequest request = parser_->release();
+    parser_.reset();
+    ++serial_;
+    phase_ = Phase::kResponding;
+    keep_alive_ = request.keep_alive() && !draining_ && !state_->draining.load();
+    streaming_ = response_done_ = false;
+    on_gone_ = nullptr;
+    WatchForDisconnect();
+    auto channel = MakeChannel();
+    try {
+      state_->handler(request, channel);
+    } catch (const std::exception& e) {
+      // A handler bug must cost one request, not the server.
+      spdlog::error("server: handler for {} threw: {}", target_, e.what());
+      Respond(serial_, 500, "application/json", ApiError::Internal("internal error").ToJson(), {});
+    }
+  }
+
+  std::shared_ptr<ResponseChannel> MakeChannel();
+
+  // While a response is pending the connection is not read, so a readiness wait tells us when
+  // the client closes (EOF) or resets. Data instead (a pipelined request) is left for the
+  // parser and ends the watch.
+  void WatchForDisconnect() {
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this(), serial = serial_](
+                                    beast::error_code ec) { self->OnReadable(serial, ec); });
+  }
+
+  void OnReadable(uint64_t serial, beast::error_code ec) {
+    if (serial != serial_ || phase_ != Phase::kResponding || response_done_) return;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) Fail();
+      return;
+    }
+    char byte = 0;
+    const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return Fail();
+    }
+    if (n < 0) WatchForDisconnect();  // spurious wakeup
+  }
+
+  void RejectOverLimit() {
+    phase_ = Phase::kResponding;
+    keep_alive_ = false;
+    close_after_response_ = true;
+    const std::string body =
+        ApiError::Overloaded(fmt::format("too many connections (limit {}); retry later",
+                                         state_->options.max_connections))
+            .ToJson();
+    Respond(serial_, 503, "application/json", body, {{"Retry-After", "1"}});
+  }
+
+  void RespondAndClose(int status, const ApiError& error) {
+    phase_ = Phase::kResponding;
+    keep_alive_ = false;
+    close_after_response_ = true;
+    ++serial_;
+    streaming_ = response_done_ = false;
+    ApiError e = error;
+    e.http_status = status;
+    Respond(serial_, status, "application/json", e.ToJson(), {});
+  }
+
+  void Queue(std::string data) {
+    out_.append(data);
+    DoWrite();
+  }
+
+  void DoWrite() {
+    if (writing_ || out_.empty() || phase_ == Phase::kClosed) return;
+    writing_ = true;
+    in_flight_.swap(out_);
+    out_.clear();
+    stream_.expires_after(state_->options.write_timeout);
+    asio::async_write(
+        stream_, asio::buffer(in_flight_),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    in_flight_.clear();
+    if (phase_ == Phase::kClosed) return;
+    // Without this an expired timer would fail the next operation, e.g. a chunk written after a
+    // long wait for the first token.
+    stream_.expires_never();
+    if (ec) return Fail();
+    if (!out_.empty()) return DoWrite();
+    if (response_done_) FinishResponse();
+  }
+
+  void FinishResponse() {
+    if (close_after_response_) return LingerClose();
+    if (keep_alive_ && !draining_) return ReadHeader();
+    CloseNow();
+  }
+
+  // After an error response the client may still be sending (an oversized body): closing with
+  // unread data would reset the connection and could destroy the response before the client
+  // reads it. Half-close, discard what arrives for a moment, then close.
+  void LingerClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kIdle;
+    linger_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    DiscardInput();
+  }
+
+  void DiscardInput() {
+    if (std::chrono::steady_clock::now() >= linger_deadline_) return CloseNow();
+    stream_.expires_at(linger_deadline_);
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->CloseNow();
+                              self->DiscardInput();
+                            });
+  }
+
+  // The client is gone or unresponsive: tell the handler, then close.
+  void Fail() {
+    if (phase_ == Phase::kResponding && !response_done_ && !gone_) {
+      gone_ = true;
+      if (auto callback = std::move(on_gone_)) {
+        on_gone_ = nullptr;
+        callback();
+      }
+    }
+    gone_ = true;
+    CloseNow();
+  }
+
+  void CloseNow() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  State* state_;
+  uint64_t id_ = 0;
+  bool rejected_ = false;
+  Phase phase_ = Phase::kIdle;
+  uint64_t serial_ = 0;
+  std::string target_;
+  bool keep_alive_ = false;
+  bool draining_ = false;
+  bool streaming_ = false;
+  bool response_done_ = false;
+  bool close_after_response_ = false;
+  bool writing_ = false;
+  bool gone_ = false;
+  std::string out_;
+  std::string in_flight_;
+  std::function<void()> on_gone_;
+  std::chrono::steady_clock::time_point linger_deadline_;
+  std::array<char, 4096> discard_{};
+
+  friend class Exchange;
+};
+
+namespace {
+
+class Exchange : public ResponseChannel {
+ public:
+  Exchange(std::shared_ptr<Connection> connection, uint64_t serial)
+      : connection_(std::move(connection)), serial_(serial) {}
+
+  void Post(std::function<void()> task) override { connection_->Post(std::move(task)); }
+  void Respond(int status, std::string_view content_type, std::string body,
+               const HeaderList& extra_headers) override {
+    connection_->Respond(serial_, status, content_type, std::move(body), extra_headers);
+  }
+  void BeginStream(int status, std::string_view content_type) override {
+    connection_->BeginStream(serial_, status, content_type);
+  }
+  void Write(std::string data) override { connection_->Write(serial_, std::move(data)); }
+  void EndStream() override { connection_->EndStream(serial_); }
+  void OnClientGone(std::function<void()> callback) override {
+    connection_->SetOnClientGone(serial_, std::move(callback));
+  }
+  bool client_gone() const override { return connection_->ClientGone(serial_); }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+  uint64_t serial_;
+};
+
+}  // namespace
+
+std::shared_ptr<ResponseChannel> Connection::MakeChannel() {
+  return std::make_shared<Exchange>(shared_from_this(), serial_);
+}
+
+namespace {
+
+void Accept(HttpServer::State* state) {
+  state->acceptor.async_accept(
+      asio::make_strand(state->ioc), [state](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) return;
+        if (ec) {
+          // Out of file descriptors and the like: back off briefly instead of spinning.
+          spdlog::warn("server: accept failed: {}", ec.message());
+          auto timer = std::make_shared<asio::steady_timer>(state->acceptor.get_executor(),
+                                                            std::chrono::milliseconds(50));
+          timer->async_wait([state, timer](beast::error_code) { Accept(state); });
+          return;
+        }
+        const int limit = state->options.max_connections;
+        bool reject = false;
+        {
+          std::lock_guard lock(state->mutex);
+          if (state->active.load() < limit) {
+            state->active.fetch_add(1);
+          } else if (state->rejected.load() < limit) {
+            state->rejected.fetch_add(1);
+            reject = true;
+          } else {
+            // Even the polite refusals are at their limit: drop the connection unanswered.
+            beast::error_code ignored;
+            socket.close(ignored);
+            state->CountResponse("", 503);
+            Accept(state);
+            return;
+          }
+        }
+        std::make_shared<Connection>(std::move(socket), state, reject)->Start();
+        Accept(state);
+      });
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler, ServerMetrics* metrics)
+    : options_(std::move(options)), state_(std::make_unique<State>()) {
+  state_->options = options_;
+  state_->handler = std::move(handler);
+  state_->metrics = metrics;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  beast::error_code ec;
+  tcp::resolver resolver(state_->ioc);
+  auto endpoints =
+      resolver.resolve(options_.host, std::to_string(options_.port), tcp::resolver::passive, ec);
+  if (ec || endpoints.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("cannot resolve listen address '{}': {}", options_.host, ec.message()));
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  auto& acceptor = state_->acceptor;
+  if (acceptor.open(endpoint.protocol(), ec); ec) {
+    return Status::IoError("cannot open listening socket: " + ec.message());
+  }
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor.bind(endpoint, ec); ec) {
+    return Status::IoError(
+        fmt::format("cannot listen on {}:{}: {}", options_.host, options_.port, ec.message()));
+  }
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return Status::IoError("cannot listen: " + ec.message());
+  }
+  port_ = acceptor.local_endpoint().port();
+  state_->work.emplace(state_->ioc.get_executor());
+  Accept(state_.get());
+  const int threads = std::max(1, options_.io_threads);
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([state = state_.get()] {
+      for (;;) {
+        try {
+          state->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("server: I/O thread caught: {}", e.what());
+        }
+      }
+    });
+  }
+  return Status::Ok();
+}
+
+void HttpServer::StopAccepting() {
+  if (state_->draining.exchange(true)) return;
+  State* state = state_.get();
+  // Closed on the acceptor's strand (the accept loop runs there), and waited for, so that no
+  // connection is accepted once this returns.
+  std::promise<void> closed;
+  asio::post(state->acceptor.get_executor(), [state, &closed] {
+    beast::error_code ignored;
+    state->acceptor.close(ignored);
+    closed.set_value();
+  });
+  if (!threads_.empty()) closed.get_future().wait();
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(state->mutex);
+    for (auto& [id, weak] : state->connections) {
+      if (auto connection = weak.lock()) open.push_back(std::move(connection));
+    }
+  }
+  for (auto& connection : open) connection->Drain();
+}
+
+int HttpServer::active_connections() const { return state_->active.load(); }
+
+bool HttpServer::WaitForIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mutex);
+  return state_->idle_cv.wait_for(
+      lock, timeout, [this] { return state_->active.load() == 0 && state_->rejected.load() == 0; });
+}
+
+void HttpServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  state_->draining.store(true);
+  state_->work.reset();
+  state_->ioc.stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+}  // namespace hearth::server

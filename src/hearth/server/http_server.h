@@ -1,0 +1,103 @@
+// HttpServer: a small asynchronous HTTP/1.1 server on Boost.Beast for the API.
+//
+// N I/O threads run one io_context; each connection lives on its own strand. The server
+// enforces the limits that protect it from clients: header and body size (431 / 413), header
+// and body read timeouts (slow or stalled senders are dropped), a write timeout (stalled
+// readers of a stream are dropped), and a connection cap (503 with Retry-After). While a
+// response is pending it watches the socket, so a client that disconnects mid-stream is noticed
+// at once and the handler's OnClientGone callback runs (the API cancels the engine sequence).
+//
+// Responses are either whole (Respond) or streamed with chunked transfer encoding (BeginStream,
+// Write..., EndStream); keep-alive connections then read the next request.
+#pragma once
+
+#include <atomic>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "hearth/base/status.h"
+#include "hearth/server/metrics.h"
+
+namespace hearth::server {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: an ephemeral port (see HttpServer::port())
+  int io_threads = 2;
+  uint64_t max_body_bytes = 8u << 20;
+  uint32_t max_header_bytes = 16u << 10;
+  int max_connections = 512;
+  // From the moment the server waits for a request until its header is complete (also the
+  // keep-alive idle time between requests).
+  std::chrono::milliseconds header_timeout{30'000};
+  std::chrono::milliseconds body_timeout{60'000};
+  // One write may not take longer (a client that stops reading a stream is dropped).
+  std::chrono::milliseconds write_timeout{60'000};
+};
+
+// One request's way back to its client. All methods must run on the connection's strand: the
+// handler is called there, and other threads get there with Post(). Calls after the response is
+// complete (or after the client went away) are ignored.
+class ResponseChannel {
+ public:
+  virtual ~ResponseChannel() = default;
+  virtual void Post(std::function<void()> task) = 0;
+  virtual void Respond(int status, std::string_view content_type, std::string body,
+                       const HeaderList& extra_headers = {}) = 0;
+  virtual void BeginStream(int status, std::string_view content_type) = 0;
+  virtual void Write(std::string data) = 0;
+  virtual void EndStream() = 0;
+  // Runs once, on the strand, if the client disconnects before the response is complete.
+  virtual void OnClientGone(std::function<void()> callback) = 0;
+  virtual bool client_gone() const = 0;
+};
+
+using RequestHandler =
+    std::function<void(HttpRequest& request, const std::shared_ptr<ResponseChannel>& channel)>;
+
+class HttpServer {
+ public:
+  // `metrics` (may be null) counts every response by endpoint and status, including the ones
+  // the server itself sends (413, 431, 503).
+  HttpServer(HttpServerOptions options, RequestHandler handler, ServerMetrics* metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads.
+  Status Start();
+  uint16_t port() const { return port_; }
+
+  // Graceful shutdown, step one: stop accepting, close idle keep-alive connections, and make
+  // every in-flight response the last one on its connection. Returns once the listening socket
+  // is closed; call it from outside the I/O threads.
+  void StopAccepting();
+  // Open connections (rejected over-limit connections not counted).
+  int active_connections() const;
+  // Waits until no connection is open or the timeout passes; returns true when none is left.
+  bool WaitForIdle(std::chrono::milliseconds timeout);
+  // Stops the I/O threads (open connections are closed). Idempotent.
+  void Stop();
+
+  struct State;  // the io_context, acceptor and connection registry
+
+ private:
+  HttpServerOptions options_;
+  std::unique_ptr<State> state_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace hearth::server
