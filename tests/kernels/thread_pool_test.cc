@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -35,10 +37,14 @@ TEST(ThreadPoolTest, UsesSeveralThreadsForLargeLoops) {
   std::mutex mutex;
   std::set<std::thread::id> ids;
   pool.ParallelFor(3, [&](int64_t, int64_t) {
-    std::lock_guard<std::mutex> lock(mutex);
-    ids.insert(std::this_thread::get_id());
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ids.insert(std::this_thread::get_id());
+    }
+    // Chunks are claimed dynamically: long chunks give the workers time to wake and claim theirs
+    // instead of the caller running everything.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   });
-  // Static chunking gives each participant one index; the caller is one of them.
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_TRUE(ids.count(std::this_thread::get_id()));
 }

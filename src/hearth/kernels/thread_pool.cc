@@ -54,6 +54,29 @@ void ThreadPool::RunChunk(int index, int64_t n, Trampoline call, void* fn) const
   if (begin < end) call(fn, begin, end);
 }
 
+// Claims and runs chunks of job `generation` until none are left. A chunk is claimed by a
+// compare-and-swap on claim_, which holds the job's generation in its high half: a worker that
+// wakes up late, after the job it was woken for has finished, fails the swap and runs nothing.
+// The job's fields are stable while any of its chunks is unfinished, because the submitter waits
+// for every chunk before returning.
+void ThreadPool::RunClaimedChunks(uint32_t generation) {
+  uint64_t state = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<uint32_t>(state >> 32) != generation) return;
+    const uint32_t chunk = static_cast<uint32_t>(state);
+    if (chunk >= static_cast<uint32_t>(size_)) return;
+    if (!claim_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;  // `state` now holds the current value
+    }
+    RunChunk(static_cast<int>(chunk), job_n_, job_call_, job_fn_);
+    if (done_chunks_.fetch_add(1, std::memory_order_acq_rel) + 1 == size_) {
+      done_chunks_.notify_one();
+    }
+    state = claim_.load(std::memory_order_acquire);
+  }
+}
+
 void ThreadPool::Run(int64_t n, Trampoline call, void* fn) {
   if (n <= 0) return;
   if (size_ == 1 || n == 1 || tls_inside_parallel_for) {
@@ -61,28 +84,33 @@ void ThreadPool::Run(int64_t n, Trampoline call, void* fn) {
     return;
   }
   std::lock_guard<std::mutex> lock(submit_mutex_);
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
   job_call_ = call;
   job_fn_ = fn;
   job_n_ = n;
-  pending_.store(size_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
+  done_chunks_.store(0, std::memory_order_relaxed);
+  claim_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+  generation_.store(generation, std::memory_order_release);
   generation_.notify_all();
 
+  // The caller works too, and takes over the chunks of any worker the OS has not scheduled yet:
+  // a busy core then slows the call down instead of stalling it.
   tls_inside_parallel_for = true;
-  RunChunk(0, n, call, fn);
+  RunClaimedChunks(generation);
   tls_inside_parallel_for = false;
 
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+  for (int spin = 0;; ++spin) {
+    const int done = done_chunks_.load(std::memory_order_acquire);
+    if (done == size_) break;
     if (spin < kSpinIterations) {
       CpuRelax();
     } else {
-      const int left = pending_.load(std::memory_order_acquire);
-      if (left != 0) pending_.wait(left, std::memory_order_acquire);
+      done_chunks_.wait(done, std::memory_order_acquire);
     }
   }
 }
 
-void ThreadPool::WorkerLoop(int index) {
+void ThreadPool::WorkerLoop(int /*index*/) {
   tls_inside_parallel_for = true;
   uint32_t seen = 0;
   while (true) {
@@ -97,8 +125,7 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = current;
     if (stop_.load(std::memory_order_acquire)) return;
-    RunChunk(index, job_n_, job_call_, job_fn_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    RunClaimedChunks(current);
   }
 }
 

@@ -1,9 +1,10 @@
 // ThreadPool: a fixed set of workers for data-parallel loops, tuned for many short calls (every
 // matmul of every layer of every token).
 //
-// ParallelFor splits [0, n) into one contiguous chunk per participant (static chunking: the
-// matmul work per index is uniform) and the calling thread runs chunk 0 itself, so a pool of
-// size N uses exactly N threads. Idle workers spin briefly before sleeping so back-to-back calls
+// ParallelFor splits [0, n) into one contiguous chunk per participant (the matmul work per index
+// is uniform); participants claim chunks dynamically and the calling thread works too, so a pool
+// of size N uses exactly N threads, and a worker the OS has descheduled (another process on its
+// core) costs throughput instead of stalling the call. Idle workers spin briefly before sleeping so back-to-back calls
 // do not pay a futex wake-up each. A ParallelFor issued from inside a ParallelFor body runs
 // serially on the calling thread (no deadlock, no oversubscription); calls from several outside
 // threads are serialized.
@@ -45,6 +46,7 @@ class ThreadPool {
   void Run(int64_t n, Trampoline call, void* fn);
   void WorkerLoop(int index);
   void RunChunk(int index, int64_t n, Trampoline call, void* fn) const;
+  void RunClaimedChunks(uint32_t generation);
 
   int size_ = 1;
   std::vector<std::thread> workers_;
@@ -56,7 +58,8 @@ class ThreadPool {
   int64_t job_n_ = 0;
 
   std::atomic<uint32_t> generation_{0};
-  std::atomic<int> pending_{0};  // workers that have not finished the current job
+  std::atomic<uint64_t> claim_{0};     // (job generation << 32) | next unclaimed chunk
+  std::atomic<int> done_chunks_{0};    // chunks of the current job that have finished
   std::atomic<bool> stop_{false};
 };
 
