@@ -56,7 +56,7 @@ done
 result=$(mktemp)
 served=$(curl -sf "http://127.0.0.1:$port/v1/models" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
 # shellcheck disable=SC2086
-bench_cmd="$hearth bench serve --url http://127.0.0.1:$port --model $served $BENCH_ARGS"
+bench_cmd="$hearth bench serve --url http://127.0.0.1:$port --model $served --tokenizer $vocab $BENCH_ARGS"
 $bench_cmd --json-out "$result"
 kill -INT $server
 wait $server || true

@@ -216,3 +216,37 @@ TEST(WorkloadTest, SharedPrefixAndJsonl) {
 
 }  // namespace
 }  // namespace hearth::loadgen
+
+namespace hearth::loadgen {
+namespace {
+
+TEST(WorkloadTest, TokenExactPromptsWithACodec) {
+  auto codec = std::make_shared<TextCodec>();
+  codec->vocab_size = 50;
+  codec->is_plain_token = [](int32_t id) { return id % 5 != 0; };  // every 5th is "control"
+  codec->decode = [](const std::vector<int32_t>& ids) { return std::string(ids.size(), 'x'); };
+  codec->encode = [](std::string_view text) { return std::vector<int32_t>(text.size(), 1); };
+  WorkloadOptions w;
+  w.input_len = 37;
+  w.kind = WorkloadKind::kSharedPrefix;
+  w.prefix_len = 20;
+  w.suffix_len = 5;
+  auto workload = MakeWorkload(w, codec);
+  ASSERT_TRUE(workload.ok());
+  auto a = (*workload)->Next(0);
+  auto b = (*workload)->Next(1);
+  ASSERT_TRUE(a.prompt.is_array());
+  EXPECT_TRUE(a.token_exact);
+  EXPECT_EQ(a.prompt.size(), 25u);
+  EXPECT_EQ(a.prompt_tokens, 25);
+  for (const auto& id : a.prompt) {
+    EXPECT_GE(id.get<int>(), 0);
+    EXPECT_LT(id.get<int>(), 50);
+    EXPECT_NE(id.get<int>() % 5, 0);
+  }
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(a.prompt[i], b.prompt[i]);  // shared prefix
+  EXPECT_NE(a.prompt, b.prompt);
+}
+
+}  // namespace
+}  // namespace hearth::loadgen

@@ -16,6 +16,7 @@
 #include "hearth/kernels/roofline.h"
 #include "hearth/loadgen/load_runner.h"
 #include "hearth/loadgen/report.h"
+#include "hearth/tokenizer/tokenizer.h"
 
 namespace hearth::cli {
 namespace {
@@ -28,6 +29,7 @@ struct BenchServeFlags {
   std::string prompts_file;
   std::string api_key;
   std::string json_out;
+  std::string tokenizer_path;  // GGUF whose tokenizer makes prompts token-exact
   int input_len = 256;
   int output_len = 64;
   double range_ratio = 0;
@@ -92,7 +94,23 @@ int RunBenchServe(const BenchServeFlags& f) {
   w.turns = f.turns;
   w.jsonl_path = f.prompts_file;
   w.seed = f.seed;
-  auto workload = loadgen::MakeWorkload(w, nullptr);
+  std::shared_ptr<const loadgen::TextCodec> codec;
+  if (!f.tokenizer_path.empty()) {
+    auto tok = tokenizer::Tokenizer::Open(f.tokenizer_path);
+    if (!tok.ok()) return fail(tok.status().message());
+    auto shared = std::make_shared<tokenizer::Tokenizer>(std::move(tok).value());
+    auto c = std::make_shared<loadgen::TextCodec>();
+    c->encode = [shared](std::string_view text) { return shared->Encode(text, false, false); };
+    c->decode = [shared](const std::vector<int32_t>& ids) {
+      return shared->Decode(ids).value_or(std::string());
+    };
+    c->is_plain_token = [shared](int32_t id) {
+      return shared->vocab().type(id) == tokenizer::TokenType::kNormal;
+    };
+    c->vocab_size = shared->vocab().size();
+    codec = std::move(c);
+  }
+  auto workload = loadgen::MakeWorkload(w, codec);
   if (!workload.ok()) return fail(workload.status().message());
 
   bool tty = isatty(STDERR_FILENO);
@@ -116,7 +134,8 @@ int RunBenchServe(const BenchServeFlags& f) {
                    {"input_len", f.input_len}, {"output_len", f.output_len},
                    {"prefix_len", f.prefix_len}, {"suffix_len", f.suffix_len},
                    {"concurrency", f.concurrency}, {"request_rate", f.request_rate},
-                   {"num_requests", f.num_requests}, {"seed", f.seed}};
+                   {"num_requests", f.num_requests}, {"seed", f.seed},
+                   {"token_exact", codec != nullptr}};
   if (f.json_stdout) {
     std::cout << doc.dump(2) << "\n";
   } else {
@@ -350,6 +369,9 @@ void RegisterBench(CLI::App& app, GlobalOptions& /*globals*/, Action* action) {
       ->capture_default_str();
   serve->add_option("--prompts", flags->prompts_file,
                     "JSONL prompts (prompt / messages / ShareGPT conversations)");
+  serve->add_option("--tokenizer", flags->tokenizer_path,
+                    "GGUF whose tokenizer makes prompts token-exact (sent as token ids to "
+                    "/v1/completions)");
   serve->add_option("--input-len", flags->input_len, "prompt tokens")->capture_default_str();
   serve->add_option("--output-len", flags->output_len, "output tokens")->capture_default_str();
   serve->add_option("--range-ratio", flags->range_ratio, "length spread: uniform ±ratio");
