@@ -8,29 +8,10 @@
 #include <ctime>
 
 #include "hearth/tokenizer/chat_template.h"
+#include "tokenizer/jinja_render_case.h"
 
 namespace hearth::tokenizer {
 namespace {
-
-struct RenderCase {
-  const char* name;
-  const char* source;
-  const char* context;  // JSON object
-  const char* expected;
-};
-
-void PrintTo(const RenderCase& c, std::ostream* os) { *os << c.name; }
-
-std::chrono::system_clock::time_point FrozenClock() {
-  std::tm tm{};
-  tm.tm_year = 2025 - 1900;
-  tm.tm_mon = 0;
-  tm.tm_mday = 15;
-  tm.tm_hour = 10;
-  tm.tm_min = 30;
-  tm.tm_isdst = -1;
-  return std::chrono::system_clock::from_time_t(std::mktime(&tm));
-}
 
 const RenderCase kCases[] = {
     {"Trim", R"J([{{ '  a b  ' | trim }}][{{ 'xxaxx' | trim('x') }}])J", R"J({})J",
@@ -137,21 +118,9 @@ y' | indent('> ') }})J",
 
 class JinjaFilterTest : public ::testing::TestWithParam<RenderCase> {};
 
-TEST_P(JinjaFilterTest, RendersLikeJinja2) {
-  const RenderCase& c = GetParam();
-  auto tmpl = ChatTemplate::Parse(c.source);
-  ASSERT_TRUE(tmpl.ok()) << tmpl.status().message();
-  RenderOptions options;
-  options.clock = FrozenClock;
-  auto out = tmpl->Render(nlohmann::ordered_json::parse(c.context), options);
-  ASSERT_TRUE(out.ok()) << out.status().message();
-  EXPECT_EQ(*out, c.expected) << "template: " << c.source;
-}
+TEST_P(JinjaFilterTest, RendersLikeJinja2) { ExpectRendersLikeJinja2(GetParam()); }
 
-INSTANTIATE_TEST_SUITE_P(Cases, JinjaFilterTest, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<RenderCase>& info) {
-                           return std::string(info.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(Cases, JinjaFilterTest, ::testing::ValuesIn(kCases), RenderCaseName);
 
 }  // namespace
 }  // namespace hearth::tokenizer
