@@ -8,7 +8,9 @@ build_dir=build
 extra=()
 if [[ "${1:-}" == "--sanitize" ]]; then
   build_dir=build-asan
-  extra=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_SANITIZE=ON -DHEARTH_BUILD_BENCH=OFF)
+  # -O1 without debug info: the sanitizers' recommended level, and half the compile time of -O2 -g.
+  extra=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1" "-DCMAKE_C_FLAGS_RELEASE=-O1"
+         -DHEARTH_SANITIZE=ON -DHEARTH_BUILD_BENCH=OFF)
 fi
 
 # Let ccache hit across clones in different folders (CI builds a fresh clone elsewhere).
