@@ -6,6 +6,7 @@
 #include <pcre2.h>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -72,16 +73,20 @@ TEST(TokenizerUnicode, ReplaceInvalidUtf8ReplacesEachBadByte) {
 
 // Whether PCRE2 (UTF + UCP) matches `cp` with the one-character class `klass`.
 bool PcreMatches(const char* klass, char32_t cp) {
-  static std::map<std::string, pcre2_code*> compiled;
-  pcre2_code*& code = compiled[klass];
-  if (code == nullptr) {
+  using CodePtr = std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)>;
+  static std::map<std::string, CodePtr> compiled;
+  auto it = compiled.find(klass);
+  if (it == compiled.end()) {
     int error;
     PCRE2_SIZE offset;
-    code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(klass), PCRE2_ZERO_TERMINATED,
-                         PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &error,
-                         &offset, nullptr);
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    pcre2_code* fresh =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(klass), PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &error, &offset,
+                      nullptr);
+    pcre2_jit_compile(fresh, PCRE2_JIT_COMPLETE);
+    it = compiled.emplace(klass, CodePtr(fresh, &pcre2_code_free)).first;
   }
+  pcre2_code* code = it->second.get();
   std::string subject;
   AppendUtf8(cp, subject);
   pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
