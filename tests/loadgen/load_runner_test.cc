@@ -186,7 +186,6 @@ TEST(WorkloadTest, SharedPrefixAndJsonl) {
   ASSERT_TRUE(shared.ok());
   std::string a = (*shared)->Next(0).prompt.get<std::string>();
   std::string b = (*shared)->Next(1).prompt.get<std::string>();
-  std::string prefix_a = a.substr(0, a.size() - 30), prefix_b = b.substr(0, b.size() - 30);
   EXPECT_EQ(a.substr(0, 40), b.substr(0, 40));
   EXPECT_NE(a, b);
 

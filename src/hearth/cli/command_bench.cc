@@ -222,22 +222,16 @@ PhaseTiming RunTogether(engine::Engine& e, const std::vector<engine::GenerationR
   }
   PhaseTiming t;
   TimingObserver::Clock::time_point all_first = start, end = start;
-  int64_t after_first = 0;
+  int64_t steady = 0;  // tokens after each sequence's first: steady decode
   for (auto& o : observers) {
     t.ok = o->Wait() && t.ok;
     all_first = std::max(all_first, o->first());
     end = std::max(end, o->last());
-    after_first += std::max(0, o->tokens() - 1);
+    steady += std::max(0, o->tokens() - 1);
   }
   t.total_s = std::chrono::duration<double>(end - start).count();
   double decode_s = std::chrono::duration<double>(end - all_first).count();
-  // Tokens produced after the slowest sequence's first token approximate steady decode.
-  int64_t steady = 0;
-  for (auto& o : observers) {
-    if (o->tokens() > 1) steady += o->tokens() - 1;
-  }
   t.decode_tok_per_s = decode_s > 0 ? static_cast<double>(steady) / decode_s : 0;
-  (void)after_first;
   return t;
 }
 
