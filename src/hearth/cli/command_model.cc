@@ -1,5 +1,8 @@
 // `hearth model inspect|synth|quantize`: look into, fabricate and requantize GGUF model files.
+// `hearth model import|pull|list|show|rm`: the platform's model registry in the data directory.
 #include <fmt/format.h>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -10,6 +13,11 @@
 #include "hearth/gguf/model_info.h"
 #include "hearth/gguf/quantize_model.h"
 #include "hearth/gguf/synth.h"
+#include "hearth/base/data_dir.h"
+#include "hearth/platform/model_metadata.h"
+#include "hearth/platform/model_pull.h"
+#include "hearth/platform/model_registry.h"
+#include "hearth/platform/store.h"
 
 namespace hearth::cli {
 namespace {
@@ -35,54 +43,9 @@ std::string HumanCount(int64_t n) {
   return std::to_string(n);
 }
 
+// The same document the model registry stores as metadata_json.
 nlohmann::json ToJson(const gguf::ModelInfo& info, const gguf::MemoryEstimate& m) {
-  nlohmann::json mix = nlohmann::json::array();
-  for (const auto& u : info.type_mix) {
-    mix.push_back(
-        {{"type", u.type}, {"tensors", u.tensors}, {"bytes", u.bytes}, {"parameters", u.elements}});
-  }
-  nlohmann::json rope = {{"freq_base", info.rope_freq_base},
-                         {"dimension_count", info.rope_dimension_count}};
-  if (!info.rope_scaling_type.empty()) {
-    rope["scaling"] = {{"type", info.rope_scaling_type},
-                       {"factor", info.rope_scaling_factor},
-                       {"original_context_length", info.rope_original_context}};
-  }
-  nlohmann::json j = {
-      {"architecture", info.architecture},
-      {"name", info.name},
-      {"gguf_version", info.version},
-      {"file_bytes", info.file_bytes},
-      {"tensor_count", info.tensor_count},
-      {"parameters", info.parameters},
-      {"layers", info.layers},
-      {"heads", info.heads},
-      {"kv_heads", info.kv_heads},
-      {"embedding_dim", info.embedding_dim},
-      {"ffn_dim", info.ffn_dim},
-      {"head_dim", info.head_dim},
-      {"context_length", info.context_length},
-      {"rms_eps", info.rms_eps},
-      {"rope", rope},
-      {"tied_output", info.tied_output},
-      {"tensor_types", mix},
-      {"tokenizer",
-       {{"model", info.tokenizer_model},
-        {"pre", info.tokenizer_pre},
-        {"vocab_size", info.vocab_size},
-        {"chat_template", info.has_chat_template}}},
-      {"memory",
-       {{"ctx", m.ctx},
-        {"parallel", m.parallel},
-        {"weight_bytes", m.weight_bytes},
-        {"kv_bytes_per_token",
-         {{"f16", m.kv_bytes_per_token_f16}, {"q8_0", m.kv_bytes_per_token_q8_0}}},
-        {"kv_bytes", {{"f16", m.kv_bytes_f16}, {"q8_0", m.kv_bytes_q8_0}}},
-        {"compute_bytes", m.compute_bytes},
-        {"total_bytes", {{"f16_kv", m.total_f16}, {"q8_0_kv", m.total_q8_0}}}}},
-  };
-  if (info.file_type) j["file_type"] = *info.file_type;
-  return j;
+  return platform::ModelInfoJson(info, m);
 }
 
 std::string ToText(const gguf::ModelInfo& info, const gguf::MemoryEstimate& m) {
@@ -199,10 +162,186 @@ int RunQuantize(const QuantizeArgs& args) {
   return 0;
 }
 
+// --- the registry: import, pull, list, show, rm ---------------------------------------------
+
+struct RegistryArgs {
+  std::string path;  // import: file or directory; pull: ORG/REPO[:FILE]; show/rm: name
+  std::string name;
+  std::string endpoint;
+  bool json = false;
+};
+
+// The registry in the data directory (its store is <data_dir>/platform.db).
+struct OpenRegistry {
+  std::unique_ptr<platform::Store> store;
+  std::unique_ptr<platform::ModelRegistry> registry;
+};
+
+Result<OpenRegistry> OpenDataDirRegistry(const GlobalOptions& globals) {
+  std::filesystem::path data_dir = globals.data_dir();
+  HEARTH_RETURN_IF_ERROR(EnsureDataDir(data_dir));
+  OpenRegistry out;
+  HEARTH_ASSIGN_OR_RETURN(out.store,
+                          platform::OpenStore(platform::DefaultStorePath(data_dir).string()));
+  out.registry = std::make_unique<platform::ModelRegistry>(*out.store, data_dir);
+  return out;
+}
+
+nlohmann::json RecordJson(const platform::ModelRecord& m, bool with_metadata) {
+  nlohmann::json j = {{"id", m.id},         {"name", m.name},         {"source", m.source},
+                      {"path", m.path},     {"size_bytes", m.size_bytes}, {"sha256", m.sha256},
+                      {"created_at", m.created_at}};
+  if (with_metadata) {
+    j["metadata"] = nlohmann::json::parse(m.metadata_json, nullptr, /*allow_exceptions=*/false);
+  }
+  return j;
+}
+
+std::string Describe(const platform::ModelRecord& m) {
+  auto meta = nlohmann::json::parse(m.metadata_json, nullptr, /*allow_exceptions=*/false);
+  std::string arch = meta.is_object() ? meta.value("architecture", "") : "";
+  int64_t params = meta.is_object() ? meta.value("parameters", int64_t{0}) : 0;
+  return fmt::format("{}, {} parameters", arch.empty() ? "unknown" : arch, HumanCount(params));
+}
+
+int RunImport(const GlobalOptions& globals, const RegistryArgs& args) {
+  auto opened = OpenDataDirRegistry(globals);
+  if (!opened.ok()) return Fail(opened.status());
+  platform::ImportOptions options;
+  options.name = args.name;
+  auto model = opened->registry->Import(args.path, options);
+  if (!model.ok()) return Fail(model.status());
+  std::printf("imported %s (%s, %s) sha256 %s\n", model->name.c_str(), Describe(*model).c_str(),
+              HumanBytes(static_cast<uint64_t>(model->size_bytes)).c_str(),
+              model->sha256.c_str());
+  return 0;
+}
+
+int RunPull(const GlobalOptions& globals, const RegistryArgs& args) {
+  auto opened = OpenDataDirRegistry(globals);
+  if (!opened.ok()) return Fail(opened.status());
+  platform::PullOptions options;
+  options.endpoint = args.endpoint;
+  options.name = args.name;
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  int last_percent = -1;
+  if (tty) {
+    options.progress = [&last_percent](uint64_t done, std::optional<uint64_t> total) {
+      int percent = total && *total > 0 ? static_cast<int>(done * 100 / *total) : -1;
+      if (percent == last_percent && percent >= 0) return;
+      last_percent = percent;
+      if (percent < 0) {
+        std::fprintf(stderr, "\rdownloading %s", HumanBytes(done).c_str());
+      } else {
+        int filled = percent * 30 / 100;
+        std::fprintf(stderr, "\r[%s%s] %3d%% %s / %s", std::string(filled, '#').c_str(),
+                     std::string(30 - filled, ' ').c_str(), percent, HumanBytes(done).c_str(),
+                     HumanBytes(*total).c_str());
+      }
+      std::fflush(stderr);
+    };
+  }
+  auto model = platform::PullModel(*opened->registry, args.path, options);
+  if (tty && last_percent != -1) std::fputc('\n', stderr);
+  if (!model.ok()) return Fail(model.status());
+  std::printf("pulled %s (%s, %s) sha256 %s\n", model->name.c_str(), Describe(*model).c_str(),
+              HumanBytes(static_cast<uint64_t>(model->size_bytes)).c_str(),
+              model->sha256.c_str());
+  return 0;
+}
+
+int RunList(const GlobalOptions& globals, const RegistryArgs& args) {
+  auto opened = OpenDataDirRegistry(globals);
+  if (!opened.ok()) return Fail(opened.status());
+  auto models = opened->registry->List();
+  if (!models.ok()) return Fail(models.status());
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : *models) out.push_back(RecordJson(m, false));
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-32s %-28s %10s  %-12s %s\n", "NAME", "MODEL", "SIZE", "SHA256", "SOURCE");
+  for (const auto& m : *models) {
+    std::printf("%-32s %-28s %10s  %-12s %s\n", m.name.c_str(), Describe(m).c_str(),
+                HumanBytes(static_cast<uint64_t>(m.size_bytes)).c_str(),
+                m.sha256.substr(0, 12).c_str(), m.source.c_str());
+  }
+  return 0;
+}
+
+int RunShow(const GlobalOptions& globals, const RegistryArgs& args) {
+  auto opened = OpenDataDirRegistry(globals);
+  if (!opened.ok()) return Fail(opened.status());
+  auto model = opened->registry->Show(args.path);
+  if (!model.ok()) return Fail(model.status());
+  if (args.json) {
+    std::printf("%s\n", RecordJson(*model, true).dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-22s%s\n%-22s%s\n%-22s%s\n%-22s%s (%lld bytes)\n%-22s%s\n%-22s%s\n",
+              "name", model->name.c_str(), "source", model->source.c_str(), "path",
+              model->path.c_str(), "size", HumanBytes(static_cast<uint64_t>(model->size_bytes)).c_str(),
+              static_cast<long long>(model->size_bytes), "sha256", model->sha256.c_str(), "model",
+              Describe(*model).c_str());
+  return 0;
+}
+
+int RunRemove(const GlobalOptions& globals, const RegistryArgs& args) {
+  auto opened = OpenDataDirRegistry(globals);
+  if (!opened.ok()) return Fail(opened.status());
+  if (Status s = opened->registry->Delete(args.path); !s.ok()) return Fail(s);
+  std::printf("removed %s\n", args.path.c_str());
+  return 0;
+}
+
+void RegisterRegistryCommands(CLI::App& model, GlobalOptions& globals, Action* action) {
+  using Runner = int (*)(const GlobalOptions&, const RegistryArgs&);
+  auto bind = [&globals, action](CLI::App* command, std::shared_ptr<RegistryArgs> args,
+                                 Runner run) {
+    command->callback([&globals, action, args, run] {
+      *action = [&globals, args, run] { return run(globals, *args); };
+    });
+  };
+
+  auto import_args = std::make_shared<RegistryArgs>();
+  auto* import = model.add_subcommand(
+      "import", "Copy a GGUF file (or a directory holding one) into the model registry");
+  import->add_option("path", import_args->path, "GGUF file or directory")->required();
+  import->add_option("--name", import_args->name, "registry name (default: from the file name)");
+  bind(import, import_args, RunImport);
+
+  auto pull_args = std::make_shared<RegistryArgs>();
+  auto* pull = model.add_subcommand(
+      "pull", "Download a GGUF model from a Hugging Face-compatible hub into the registry");
+  pull->add_option("spec", pull_args->path, "ORG/REPO[:FILE]")->required();
+  pull->add_option("--endpoint", pull_args->endpoint,
+                   "hub URL (default: $HF_ENDPOINT, else https://huggingface.co)");
+  pull->add_option("--name", pull_args->name, "registry name (default: from the file name)");
+  bind(pull, pull_args, RunPull);
+
+  auto list_args = std::make_shared<RegistryArgs>();
+  auto* list = model.add_subcommand("list", "List the models in the registry");
+  list->add_flag("--json", list_args->json, "print JSON");
+  bind(list, list_args, RunList);
+
+  auto show_args = std::make_shared<RegistryArgs>();
+  auto* show = model.add_subcommand("show", "Show one registered model");
+  show->add_option("name", show_args->path, "model name")->required();
+  show->add_flag("--json", show_args->json, "print JSON (with the inspect metadata)");
+  bind(show, show_args, RunShow);
+
+  auto rm_args = std::make_shared<RegistryArgs>();
+  auto* rm = model.add_subcommand("rm", "Remove a model (refused while a deployment uses it)");
+  rm->add_option("name", rm_args->path, "model name")->required();
+  bind(rm, rm_args, RunRemove);
+}
+
 }  // namespace
 
 void RegisterModelCommands(CLI::App& app, GlobalOptions& globals, Action* action) {
-  auto* model = app.add_subcommand("model", "Inspect, synthesize and quantize GGUF models");
+  auto* model = app.add_subcommand(
+      "model", "Inspect, synthesize and quantize GGUF models; manage the model registry");
   model->require_subcommand(1);
 
   auto inspect_args = std::make_shared<InspectArgs>();
@@ -250,6 +389,7 @@ void RegisterModelCommands(CLI::App& app, GlobalOptions& globals, Action* action
   quantize->callback([quantize_args, action] {
     *action = [quantize_args] { return RunQuantize(*quantize_args); };
   });
+  RegisterRegistryCommands(*model, globals, action);
   RegisterModelEval(*model, globals, action);  // command_eval.cc
 }
 

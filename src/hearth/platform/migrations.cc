@@ -107,8 +107,64 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// The model registry, deployments and replica supervision state. A model a deployment uses
+// cannot be deleted (RESTRICT: the deployment must go first); a deployment's tenant grants and
+// replica rows mean nothing without it (CASCADE), and deleting a tenant withdraws its grants
+// (CASCADE). Model names keep their case but are unique case-insensitively (the names are
+// ASCII, where lower() agrees in both engines).
+constexpr std::string_view kDeploymentsSchema = R"sql(
+CREATE TABLE models (
+  id {{ID}},
+  name TEXT NOT NULL,
+  source TEXT NOT NULL,
+  path TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
+  sha256 TEXT NOT NULL,
+  metadata_json TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX models_name_ci ON models(lower(name));
+
+CREATE TABLE deployments (
+  id {{ID}},
+  name TEXT NOT NULL UNIQUE,
+  model_id BIGINT NOT NULL REFERENCES models(id) ON DELETE RESTRICT,
+  replicas BIGINT NOT NULL CHECK (replicas >= 0),
+  ctx BIGINT NOT NULL CHECK (ctx > 0),
+  parallel BIGINT NOT NULL CHECK (parallel > 0),
+  kv_budget_bytes BIGINT NOT NULL CHECK (kv_budget_bytes >= 0),
+  threads BIGINT NOT NULL CHECK (threads >= 0),
+  desired TEXT NOT NULL CHECK (desired IN ('running', 'stopped')),
+  generation BIGINT NOT NULL CHECK (generation >= 1),
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX deployments_model ON deployments(model_id);
+
+CREATE TABLE deployment_tenants (
+  deployment_id BIGINT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+  tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  PRIMARY KEY (deployment_id, tenant_id)
+);
+CREATE INDEX deployment_tenants_tenant ON deployment_tenants(tenant_id);
+
+CREATE TABLE replicas (
+  id {{ID}},
+  deployment_id BIGINT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+  generation BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'loading', 'ready', 'failed', 'stopped')),
+  pid BIGINT NOT NULL CHECK (pid >= 0),
+  port BIGINT NOT NULL CHECK (port >= 0 AND port <= 65535),
+  restarts BIGINT NOT NULL CHECK (restarts >= 0),
+  last_error TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX replicas_deployment ON replicas(deployment_id);
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, "initial schema", kInitialSchema, kSqliteAuditGuard, kPostgresAuditGuard},
+    {2, "models and deployments", kDeploymentsSchema, {}, {}},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -1,5 +1,6 @@
 // Store implemented once over SqlDriver; SQLite and PostgreSQL differ only in the driver.
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,13 @@ constexpr std::string_view kSessionColumns = "token_hash, user_id, created_at, e
 constexpr std::string_view kAuditColumns =
     "id, at, actor, action, target, source_ip, result, detail";
 constexpr std::string_view kQuotaColumns = "requests_per_minute, tokens_per_minute, max_concurrent";
+constexpr std::string_view kModelColumns =
+    "id, name, source, path, size_bytes, sha256, metadata_json, created_at";
+constexpr std::string_view kDeploymentColumns =
+    "id, name, model_id, replicas, ctx, parallel, kv_budget_bytes, threads, desired, generation, "
+    "created_at, updated_at";
+constexpr std::string_view kReplicaColumns =
+    "id, deployment_id, generation, state, pid, port, restarts, last_error, updated_at";
 
 constexpr size_t kMaxTenantName = 64;
 constexpr size_t kMaxUserName = 254;  // the longest e-mail address
@@ -29,6 +37,9 @@ constexpr size_t kMaxDeploymentName = 128;
 constexpr size_t kMaxAuditField = 256;
 constexpr size_t kMaxAuditDetail = 4096;
 constexpr int64_t kMaxAuditLimit = 10000;
+constexpr size_t kMaxModelName = 128;
+constexpr size_t kMaxModelText = 4096;  // source and path
+constexpr size_t kMaxReplicaError = 4096;
 
 // --- validation --------------------------------------------------------------------------------
 
@@ -120,6 +131,105 @@ Status ValidateQuota(const Quota& quota) {
     if (value && *value < 0) {
       return Status::InvalidArgument(fmt::format("quota {} must not be negative", name));
     }
+  }
+  return Status::Ok();
+}
+
+bool IsAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+Status ValidateNewModel(const NewModel& model) {
+  HEARTH_RETURN_IF_ERROR(ValidateModelName(model.name));
+  // Paths may hold any non-control bytes (a home directory with accents), not just ASCII.
+  auto has_control = [](std::string_view text) {
+    return std::any_of(text.begin(), text.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  };
+  if (model.source.empty() || model.source.size() > kMaxModelText || has_control(model.source)) {
+    return Status::InvalidArgument(
+        fmt::format("model '{}': source must be 1-{} bytes without control characters",
+                    model.name, kMaxModelText));
+  }
+  if (model.path.empty() || model.path.size() > kMaxModelText || model.path[0] != '/' ||
+      has_control(model.path)) {
+    return Status::InvalidArgument(fmt::format(
+        "model '{}': path '{}' must be an absolute path of at most {} bytes", model.name,
+        model.path, kMaxModelText));
+  }
+  if (model.size_bytes < 0) {
+    return Status::InvalidArgument(fmt::format("model '{}': size must not be negative", model.name));
+  }
+  if (!IsLowerHex(model.sha256, 64)) {
+    return Status::InvalidArgument(
+        fmt::format("model '{}': sha256 must be 64 lower-case hex digits", model.name));
+  }
+  auto json = nlohmann::json::parse(model.metadata_json, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) {
+    return Status::InvalidArgument(
+        fmt::format("model '{}': metadata must be a JSON object", model.name));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> NormalizeDeploymentName(std::string_view name) {
+  std::string lower = Lower(name);
+  bool ok = !lower.empty() && lower.size() <= kMaxDeploymentName &&
+            std::isalnum(static_cast<unsigned char>(lower[0])) &&
+            std::all_of(lower.begin(), lower.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                     c == '.' || c == ':';
+            });
+  if (!ok) {
+    return Status::InvalidArgument(fmt::format(
+        "deployment name '{}' must be 1-{} characters of a-z, 0-9, '.', '_', '-', ':', starting "
+        "with a letter or digit",
+        name, kMaxDeploymentName));
+  }
+  return lower;
+}
+
+// The spec as stored: name lower-case, tenants sorted and unique.
+Result<DeploymentSpec> NormalizeDeploymentSpec(const DeploymentSpec& spec) {
+  DeploymentSpec out = spec;
+  HEARTH_ASSIGN_OR_RETURN(out.name, NormalizeDeploymentName(spec.name));
+  auto bad = [&](std::string_view what) {
+    return Status::InvalidArgument(fmt::format("deployment '{}': {}", out.name, what));
+  };
+  if (spec.replicas < 0) return bad(fmt::format("replicas {} must not be negative", spec.replicas));
+  if (spec.ctx < 1) return bad(fmt::format("ctx {} must be at least 1", spec.ctx));
+  if (spec.parallel < 1) return bad(fmt::format("parallel {} must be at least 1", spec.parallel));
+  if (spec.kv_budget_bytes < 0) {
+    return bad(fmt::format("kv_budget_bytes {} must not be negative", spec.kv_budget_bytes));
+  }
+  if (spec.threads < 0) return bad(fmt::format("threads {} must not be negative", spec.threads));
+  std::sort(out.tenant_ids.begin(), out.tenant_ids.end());
+  out.tenant_ids.erase(std::unique(out.tenant_ids.begin(), out.tenant_ids.end()),
+                       out.tenant_ids.end());
+  return out;
+}
+
+// Whether `after` changes what the engine processes of `before` run (see Deployment::generation).
+bool ChangesEngine(const DeploymentSpec& before, const DeploymentSpec& after) {
+  return before.model_id != after.model_id || before.ctx != after.ctx ||
+         before.parallel != after.parallel || before.kv_budget_bytes != after.kv_budget_bytes ||
+         before.threads != after.threads;
+}
+
+Status ValidateReplica(const ReplicaRecord& replica) {
+  auto bad = [&](std::string_view what) {
+    return Status::InvalidArgument(fmt::format("replica {}: {}", replica.id, what));
+  };
+  if (replica.pid < 0) return bad(fmt::format("pid {} must not be negative", replica.pid));
+  if (replica.port < 0 || replica.port > 65535) {
+    return bad(fmt::format("port {} outside 0..65535", replica.port));
+  }
+  if (replica.restarts < 0) {
+    return bad(fmt::format("restarts {} must not be negative", replica.restarts));
+  }
+  if (replica.last_error.size() > kMaxReplicaError) {
+    return bad(fmt::format("last_error is {} bytes, more than {}", replica.last_error.size(),
+                           kMaxReplicaError));
   }
   return Status::Ok();
 }
@@ -216,6 +326,76 @@ Result<Quota> DecodeQuota(const SqlRow& row) {
   return q;
 }
 
+Result<ModelRecord> DecodeModel(const SqlRow& row) {
+  RowReader r(row);
+  ModelRecord m;
+  m.id = r.Int();
+  m.name = r.Text();
+  m.source = r.Text();
+  m.path = r.Text();
+  m.size_bytes = r.Int();
+  m.sha256 = r.Text();
+  m.metadata_json = r.Text();
+  m.created_at = r.Int();
+  HEARTH_RETURN_IF_ERROR(r.status());
+  return m;
+}
+
+// A deployment without its tenant_ids (a separate table).
+Result<Deployment> DecodeDeployment(const SqlRow& row) {
+  RowReader r(row);
+  Deployment d;
+  d.id = r.Int();
+  d.spec.name = r.Text();
+  d.spec.model_id = r.Int();
+  int64_t replicas = r.Int();
+  int64_t ctx = r.Int();
+  int64_t parallel = r.Int();
+  d.spec.kv_budget_bytes = r.Int();
+  int64_t threads = r.Int();
+  std::string desired = r.Text();
+  d.generation = r.Int();
+  d.created_at = r.Int();
+  d.updated_at = r.Int();
+  HEARTH_RETURN_IF_ERROR(r.status());
+  // The columns are BIGINT; the spec's ints were range-checked when written.
+  d.spec.replicas = static_cast<int>(replicas);
+  d.spec.ctx = static_cast<int>(ctx);
+  d.spec.parallel = static_cast<int>(parallel);
+  d.spec.threads = static_cast<int>(threads);
+  auto parsed = ParseDesiredState(desired);
+  if (!parsed.ok()) {
+    return Status::Corruption(
+        fmt::format("store: deployment {} has unknown desired state '{}'", d.id, desired));
+  }
+  d.desired = *parsed;
+  return d;
+}
+
+Result<ReplicaRecord> DecodeReplica(const SqlRow& row) {
+  RowReader r(row);
+  ReplicaRecord rep;
+  rep.id = r.Int();
+  rep.deployment_id = r.Int();
+  rep.generation = r.Int();
+  std::string state = r.Text();
+  rep.pid = r.Int();
+  int64_t port = r.Int();
+  int64_t restarts = r.Int();
+  rep.last_error = r.Text();
+  rep.updated_at = r.Int();
+  HEARTH_RETURN_IF_ERROR(r.status());
+  rep.port = static_cast<int>(port);
+  rep.restarts = static_cast<int>(restarts);
+  auto parsed = ParseReplicaState(state);
+  if (!parsed.ok()) {
+    return Status::Corruption(
+        fmt::format("store: replica {} has unknown state '{}'", rep.id, state));
+  }
+  rep.state = *parsed;
+  return rep;
+}
+
 template <typename T>
 Result<std::vector<T>> DecodeAll(const std::vector<SqlRow>& rows,
                                  Result<T> (*decode)(const SqlRow&)) {
@@ -235,6 +415,24 @@ Result<T> DecodeOne(const std::vector<SqlRow>& rows, Result<T> (*decode)(const S
   if (rows.empty()) return Status::NotFound(fmt::format("{} not found", what));
   return decode(rows[0]);
 }
+
+}  // namespace
+
+Status ValidateModelName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= kMaxModelName && IsAsciiAlnum(name[0]) &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return IsAsciiAlnum(c) || c == '-' || c == '_' || c == '.';
+            });
+  if (!ok) {
+    return Status::InvalidArgument(fmt::format(
+        "model name '{}' must be 1-{} characters of A-Z, a-z, 0-9, '.', '_', '-', starting with "
+        "a letter or digit",
+        name, kMaxModelName));
+  }
+  return Status::Ok();
+}
+
+namespace {
 
 // --- the store ---------------------------------------------------------------------------------
 
@@ -388,6 +586,22 @@ class SqlStore final : public Store {
     return ExpectChanged(
         Execute("UPDATE users SET disabled = ? WHERE id = ?", {int64_t{disabled ? 1 : 0}, id}),
         fmt::format("user {}", id));
+  }
+
+  Status SetUserRole(int64_t id, Role role) override {
+    if (role == Role::kPlatformAdmin) {
+      return Status::InvalidArgument("a tenant user cannot become a platform admin");
+    }
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(int64_t changed,
+                            Execute("UPDATE users SET role = ? WHERE id = ? AND tenant_id IS NOT "
+                                    "NULL",
+                                    {std::string(RoleName(role)), id}));
+    if (changed > 0) return Status::Ok();
+    HEARTH_ASSIGN_OR_RETURN(auto rows, Query("SELECT id FROM users WHERE id = ?", {id}));
+    if (rows.empty()) return Status::NotFound(fmt::format("user {} not found", id));
+    return Status::InvalidArgument(
+        fmt::format("user {} is a platform admin; its role is fixed", id));
   }
 
   Status DeleteUser(int64_t id) override {
@@ -557,6 +771,16 @@ class SqlStore final : public Store {
     if (filter.actor) add("actor = ?", *filter.actor);
     if (filter.action) add("action = ?", *filter.action);
     if (filter.target) add("target = ?", *filter.target);
+    if (filter.target_prefix) {
+      // substr counts characters and the length below counts bytes: equal only for ASCII.
+      for (char c : *filter.target_prefix) {
+        if (static_cast<unsigned char>(c) >= 0x80 || c == '\0') {
+          return Status::InvalidArgument("audit target prefix must be ASCII");
+        }
+      }
+      add(fmt::format("substr(target, 1, {}) = ?", filter.target_prefix->size()),
+          *filter.target_prefix);
+    }
     if (filter.result) add("result = ?", *filter.result);
     if (filter.from) add("at >= ?", *filter.from);
     if (filter.to) add("at < ?", *filter.to);
@@ -662,7 +886,320 @@ class SqlStore final : public Store {
         fmt::format("quota of {}", SubjectName(subject)));
   }
 
+  // Models ----------------------------------------------------------------------------------
+
+  Result<ModelRecord> CreateModel(const NewModel& model) override {
+    HEARTH_RETURN_IF_ERROR(ValidateNewModel(model));
+    std::lock_guard lock(mu_);
+    auto rows = Query(fmt::format("INSERT INTO models (name, source, path, size_bytes, sha256, "
+                                  "metadata_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                                  "RETURNING {}",
+                                  kModelColumns),
+                      {model.name, model.source, model.path, model.size_bytes, model.sha256,
+                       model.metadata_json, clock_()});
+    if (!rows.ok() && rows.status().code() == StatusCode::kAlreadyExists) {
+      auto taken = FindModelLocked(model.name);
+      return Status::AlreadyExists(
+          taken.ok() && taken->name != model.name
+              ? fmt::format("model '{}' already exists (as '{}')", model.name, taken->name)
+              : fmt::format("model '{}' already exists", model.name));
+    }
+    HEARTH_RETURN_IF_ERROR(rows.status());
+    return DecodeOne(*rows, DecodeModel, "new model");
+  }
+
+  Result<ModelRecord> GetModel(int64_t id) override {
+    std::lock_guard lock(mu_);
+    return GetModelLocked(id);
+  }
+
+  Result<ModelRecord> FindModelByName(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    return FindModelLocked(name);
+  }
+
+  Result<std::vector<ModelRecord>> ListModels() override {
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows, Query(fmt::format("SELECT {} FROM models ORDER BY id", kModelColumns), {}));
+    return DecodeAll(rows, DecodeModel);
+  }
+
+  Status DeleteModel(int64_t id) override {
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(ModelRecord model, GetModelLocked(id));
+    auto changed = Execute("DELETE FROM models WHERE id = ?", {id});
+    if (!changed.ok() && changed.status().code() == StatusCode::kFailedPrecondition) {
+      std::string users;
+      auto rows = Query("SELECT name FROM deployments WHERE model_id = ? ORDER BY name", {id});
+      if (rows.ok()) {
+        for (const SqlRow& row : *rows) {
+          RowReader r(row);
+          users += (users.empty() ? "'" : ", '") + r.Text() + "'";
+        }
+      }
+      return Status::FailedPrecondition(
+          fmt::format("model '{}' (id {}) is used by deployment {}; delete the deployment first",
+                      model.name, id, users.empty() ? "(unknown)" : users));
+    }
+    return ExpectChanged(changed, fmt::format("model {}", id));
+  }
+
+  // Deployments -----------------------------------------------------------------------------
+
+  Result<Deployment> CreateDeployment(const DeploymentSpec& spec, DesiredState desired) override {
+    HEARTH_ASSIGN_OR_RETURN(DeploymentSpec normalized, NormalizeDeploymentSpec(spec));
+    std::lock_guard lock(mu_);
+    int64_t id = 0;
+    HEARTH_RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+      HEARTH_RETURN_IF_ERROR(CheckReferences(normalized));
+      int64_t now = clock_();
+      auto rows = Query(
+          "INSERT INTO deployments (name, model_id, replicas, ctx, parallel, kv_budget_bytes, "
+          "threads, desired, generation, created_at, updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+          {normalized.name, normalized.model_id, int64_t{normalized.replicas},
+           int64_t{normalized.ctx}, int64_t{normalized.parallel}, normalized.kv_budget_bytes,
+           int64_t{normalized.threads}, std::string(DesiredStateName(desired)), now, now});
+      if (!rows.ok()) {
+        switch (rows.status().code()) {
+          case StatusCode::kAlreadyExists:
+            return Status::AlreadyExists(
+                fmt::format("deployment '{}' already exists", normalized.name));
+          case StatusCode::kFailedPrecondition:
+            return Status::NotFound(fmt::format(
+                "deployment '{}': its model or a tenant does not exist", normalized.name));
+          default:
+            return rows.status();
+        }
+      }
+      if (rows->size() != 1) return Status::Corruption("store: INSERT RETURNING gave no row");
+      RowReader r((*rows)[0]);
+      id = r.Int();
+      HEARTH_RETURN_IF_ERROR(r.status());
+      return InsertDeploymentTenants(id, normalized);
+    }));
+    return GetDeploymentLocked(id);
+  }
+
+  Result<Deployment> GetDeployment(int64_t id) override {
+    std::lock_guard lock(mu_);
+    return GetDeploymentLocked(id);
+  }
+
+  Result<Deployment> FindDeploymentByName(std::string_view name) override {
+    std::string normalized = Lower(name);
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows, Query(fmt::format("SELECT {} FROM deployments WHERE name = ?",
+                                     kDeploymentColumns),
+                         {normalized}));
+    HEARTH_ASSIGN_OR_RETURN(
+        Deployment deployment,
+        DecodeOne(rows, DecodeDeployment, fmt::format("deployment '{}'", normalized)));
+    HEARTH_RETURN_IF_ERROR(LoadTenants(deployment));
+    return deployment;
+  }
+
+  Result<std::vector<Deployment>> ListDeployments() override {
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows,
+        Query(fmt::format("SELECT {} FROM deployments ORDER BY id", kDeploymentColumns), {}));
+    HEARTH_ASSIGN_OR_RETURN(std::vector<Deployment> deployments,
+                            DecodeAll(rows, DecodeDeployment));
+    HEARTH_ASSIGN_OR_RETURN(
+        auto grants, Query("SELECT deployment_id, tenant_id FROM deployment_tenants "
+                           "ORDER BY deployment_id, tenant_id",
+                           {}));
+    for (const SqlRow& row : grants) {
+      RowReader r(row);
+      int64_t deployment_id = r.Int();
+      int64_t tenant_id = r.Int();
+      HEARTH_RETURN_IF_ERROR(r.status());
+      auto it = std::lower_bound(
+          deployments.begin(), deployments.end(), deployment_id,
+          [](const Deployment& d, int64_t wanted) { return d.id < wanted; });
+      if (it != deployments.end() && it->id == deployment_id) {
+        it->spec.tenant_ids.push_back(tenant_id);
+      }
+    }
+    return deployments;
+  }
+
+  Result<Deployment> UpdateDeployment(int64_t id, const DeploymentSpec& spec,
+                                      DesiredState desired) override {
+    HEARTH_ASSIGN_OR_RETURN(DeploymentSpec normalized, NormalizeDeploymentSpec(spec));
+    std::lock_guard lock(mu_);
+    HEARTH_RETURN_IF_ERROR(InWriteTransaction([&]() -> Status {
+      HEARTH_ASSIGN_OR_RETURN(Deployment current, GetDeploymentLocked(id));
+      if (current.spec.name != normalized.name) {
+        return Status::InvalidArgument(
+            fmt::format("deployment {} is named '{}'; its name cannot change to '{}'", id,
+                        current.spec.name, normalized.name));
+      }
+      HEARTH_RETURN_IF_ERROR(CheckReferences(normalized));
+      int64_t generation = current.generation + (ChangesEngine(current.spec, normalized) ? 1 : 0);
+      auto changed = Execute(
+          "UPDATE deployments SET model_id = ?, replicas = ?, ctx = ?, parallel = ?, "
+          "kv_budget_bytes = ?, threads = ?, desired = ?, generation = ?, updated_at = ? "
+          "WHERE id = ?",
+          {normalized.model_id, int64_t{normalized.replicas}, int64_t{normalized.ctx},
+           int64_t{normalized.parallel}, normalized.kv_budget_bytes, int64_t{normalized.threads},
+           std::string(DesiredStateName(desired)), generation, clock_(), id});
+      if (!changed.ok() && changed.status().code() == StatusCode::kFailedPrecondition) {
+        return Status::NotFound(
+            fmt::format("deployment '{}': model {} does not exist", normalized.name,
+                        normalized.model_id));
+      }
+      HEARTH_RETURN_IF_ERROR(ExpectChanged(changed, fmt::format("deployment {}", id)));
+      HEARTH_RETURN_IF_ERROR(
+          Execute("DELETE FROM deployment_tenants WHERE deployment_id = ?", {id}).status());
+      return InsertDeploymentTenants(id, normalized);
+    }));
+    return GetDeploymentLocked(id);
+  }
+
+  Status DeleteDeployment(int64_t id) override {
+    std::lock_guard lock(mu_);
+    return ExpectChanged(Execute("DELETE FROM deployments WHERE id = ?", {id}),
+                         fmt::format("deployment {}", id));
+  }
+
+  // Replicas --------------------------------------------------------------------------------
+
+  Result<ReplicaRecord> CreateReplica(int64_t deployment_id, int64_t generation) override {
+    if (generation < 1) {
+      return Status::InvalidArgument(
+          fmt::format("replica of deployment {}: generation {} must be at least 1", deployment_id,
+                      generation));
+    }
+    std::lock_guard lock(mu_);
+    auto rows = Query(fmt::format("INSERT INTO replicas (deployment_id, generation, state, pid, "
+                                  "port, restarts, last_error, updated_at) "
+                                  "VALUES (?, ?, ?, 0, 0, 0, '', ?) RETURNING {}",
+                                  kReplicaColumns),
+                      {deployment_id, generation,
+                       std::string(ReplicaStateName(ReplicaState::kPending)), clock_()});
+    if (!rows.ok() && rows.status().code() == StatusCode::kFailedPrecondition) {
+      return Status::NotFound(fmt::format("replica: deployment {} does not exist", deployment_id));
+    }
+    HEARTH_RETURN_IF_ERROR(rows.status());
+    return DecodeOne(*rows, DecodeReplica, "new replica");
+  }
+
+  Result<ReplicaRecord> UpdateReplica(const ReplicaRecord& replica) override {
+    HEARTH_RETURN_IF_ERROR(ValidateReplica(replica));
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows,
+        Query(fmt::format("UPDATE replicas SET state = ?, pid = ?, port = ?, restarts = ?, "
+                          "last_error = ?, updated_at = ? WHERE id = ? RETURNING {}",
+                          kReplicaColumns),
+              {std::string(ReplicaStateName(replica.state)), replica.pid,
+               int64_t{replica.port}, int64_t{replica.restarts}, replica.last_error, clock_(),
+               replica.id}));
+    return DecodeOne(rows, DecodeReplica, fmt::format("replica {}", replica.id));
+  }
+
+  Result<std::vector<ReplicaRecord>> ListReplicas(std::optional<int64_t> deployment_id) override {
+    std::lock_guard lock(mu_);
+    Result<std::vector<SqlRow>> rows =
+        deployment_id
+            ? Query(fmt::format("SELECT {} FROM replicas WHERE deployment_id = ? ORDER BY id",
+                                kReplicaColumns),
+                    {*deployment_id})
+            : Query(fmt::format("SELECT {} FROM replicas ORDER BY id", kReplicaColumns), {});
+    HEARTH_RETURN_IF_ERROR(rows.status());
+    return DecodeAll(*rows, DecodeReplica);
+  }
+
+  Status DeleteReplica(int64_t id) override {
+    std::lock_guard lock(mu_);
+    return ExpectChanged(Execute("DELETE FROM replicas WHERE id = ?", {id}),
+                         fmt::format("replica {}", id));
+  }
+
  private:
+  // Runs `body` in a write transaction: committed when it succeeds, rolled back otherwise.
+  Status InWriteTransaction(const std::function<Status()>& body) {
+    HEARTH_RETURN_IF_ERROR(db_->BeginWrite());
+    Status status = body();
+    if (status.ok()) status = db_->Commit();
+    if (!status.ok()) (void)db_->Rollback();
+    return status;
+  }
+
+  Result<ModelRecord> GetModelLocked(int64_t id) {
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows, Query(fmt::format("SELECT {} FROM models WHERE id = ?", kModelColumns), {id}));
+    return DecodeOne(rows, DecodeModel, fmt::format("model {}", id));
+  }
+
+  Result<ModelRecord> FindModelLocked(std::string_view name) {
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows, Query(fmt::format("SELECT {} FROM models WHERE lower(name) = ?", kModelColumns),
+                         {Lower(name)}));
+    return DecodeOne(rows, DecodeModel, fmt::format("model '{}'", name));
+  }
+
+  // kNotFound naming the first model or tenant of `spec` that does not exist.
+  Status CheckReferences(const DeploymentSpec& spec) {
+    HEARTH_ASSIGN_OR_RETURN(auto model, Query("SELECT id FROM models WHERE id = ?",
+                                              {spec.model_id}));
+    if (model.empty()) {
+      return Status::NotFound(
+          fmt::format("deployment '{}': model {} does not exist", spec.name, spec.model_id));
+    }
+    for (int64_t tenant_id : spec.tenant_ids) {
+      HEARTH_ASSIGN_OR_RETURN(auto tenant, Query("SELECT id FROM tenants WHERE id = ?",
+                                                 {tenant_id}));
+      if (tenant.empty()) {
+        return Status::NotFound(
+            fmt::format("deployment '{}': tenant {} does not exist", spec.name, tenant_id));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status InsertDeploymentTenants(int64_t id, const DeploymentSpec& spec) {
+    for (int64_t tenant_id : spec.tenant_ids) {
+      auto inserted = Execute(
+          "INSERT INTO deployment_tenants (deployment_id, tenant_id) VALUES (?, ?)",
+          {id, tenant_id});
+      if (!inserted.ok() && inserted.status().code() == StatusCode::kFailedPrecondition) {
+        return Status::NotFound(
+            fmt::format("deployment '{}': tenant {} does not exist", spec.name, tenant_id));
+      }
+      HEARTH_RETURN_IF_ERROR(inserted.status());
+    }
+    return Status::Ok();
+  }
+
+  Status LoadTenants(Deployment& deployment) {
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows, Query("SELECT tenant_id FROM deployment_tenants WHERE deployment_id = ? "
+                         "ORDER BY tenant_id",
+                         {deployment.id}));
+    deployment.spec.tenant_ids.clear();
+    for (const SqlRow& row : rows) {
+      RowReader r(row);
+      deployment.spec.tenant_ids.push_back(r.Int());
+      HEARTH_RETURN_IF_ERROR(r.status());
+    }
+    return Status::Ok();
+  }
+
+  Result<Deployment> GetDeploymentLocked(int64_t id) {
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows,
+        Query(fmt::format("SELECT {} FROM deployments WHERE id = ?", kDeploymentColumns), {id}));
+    HEARTH_ASSIGN_OR_RETURN(Deployment deployment,
+                            DecodeOne(rows, DecodeDeployment, fmt::format("deployment {}", id)));
+    HEARTH_RETURN_IF_ERROR(LoadTenants(deployment));
+    return deployment;
+  }
+
   static Status ValidateUsage(const UsageEvent& event) {
     if (event.prompt_tokens < 0 || event.completion_tokens < 0) {
       return Status::InvalidArgument("usage token counts must not be negative");

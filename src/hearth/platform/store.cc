@@ -1,4 +1,4 @@
-// The backend-independent parts of store.h: roles, the clock, choosing a backend.
+// The backend-independent parts of store.h: roles and states, the clock, choosing a backend.
 #include "hearth/platform/store.h"
 
 #include <chrono>
@@ -29,6 +29,49 @@ Result<Role> ParseRole(std::string_view text) {
   }
   return Status::InvalidArgument(
       fmt::format("unknown role '{}' (expected platform-admin, tenant-admin or member)", text));
+}
+
+std::string_view DesiredStateName(DesiredState state) {
+  switch (state) {
+    case DesiredState::kRunning:
+      return "running";
+    case DesiredState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+Result<DesiredState> ParseDesiredState(std::string_view text) {
+  for (DesiredState state : {DesiredState::kRunning, DesiredState::kStopped}) {
+    if (text == DesiredStateName(state)) return state;
+  }
+  return Status::InvalidArgument(
+      fmt::format("unknown desired state '{}' (expected running or stopped)", text));
+}
+
+std::string_view ReplicaStateName(ReplicaState state) {
+  switch (state) {
+    case ReplicaState::kPending:
+      return "pending";
+    case ReplicaState::kLoading:
+      return "loading";
+    case ReplicaState::kReady:
+      return "ready";
+    case ReplicaState::kFailed:
+      return "failed";
+    case ReplicaState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+Result<ReplicaState> ParseReplicaState(std::string_view text) {
+  for (ReplicaState state : {ReplicaState::kPending, ReplicaState::kLoading, ReplicaState::kReady,
+                             ReplicaState::kFailed, ReplicaState::kStopped}) {
+    if (text == ReplicaStateName(state)) return state;
+  }
+  return Status::InvalidArgument(fmt::format(
+      "unknown replica state '{}' (expected pending, loading, ready, failed or stopped)", text));
 }
 
 std::filesystem::path DefaultStorePath(const std::filesystem::path& data_dir) {

@@ -1,13 +1,17 @@
 // The control plane's persistent state: tenants, users, API keys, sessions, quotas, the audit
 // log and usage records (docs/PLATFORM.md describes the data model).
 //
+// Since schema version 2 it also holds the model registry, deployments (which model, for which
+// tenants, how many replicas) and the replicas' supervision state.
+//
 // Store is one interface with two backends: SQLite (embedded; a file in the data directory) and
 // PostgreSQL (shared by several control-plane processes). Both run the same portable SQL and the
 // same versioned migrations, and both report failures the same way:
 //   kInvalidArgument     a malformed name, role or value (before the database is touched)
 //   kAlreadyExists       a unique name or prefix is taken
 //   kNotFound            the record (or the tenant/user it refers to) does not exist
-//   kFailedPrecondition  the change would break a reference (a tenant that still has users);
+//   kFailedPrecondition  the change would break a reference (a tenant that still has users, a
+//                        model a deployment uses);
 //                        or the database schema is newer than this binary
 //   kUnavailable         the database is busy or unreachable; retrying may help
 //
@@ -108,6 +112,9 @@ struct AuditFilter {
   std::optional<std::string> actor;
   std::optional<std::string> action;
   std::optional<std::string> target;
+  // The target starts with this (ASCII only). The admin API scopes a tenant's view of the log
+  // with it: entries about tenant NAME's objects have targets "tenant:NAME/...".
+  std::optional<std::string> target_prefix;
   std::optional<std::string> result;
   std::optional<int64_t> from;
   std::optional<int64_t> to;
@@ -150,6 +157,76 @@ struct QuotaSubject {
   static QuotaSubject ApiKey(int64_t id) { return {Kind::kApiKey, id}; }
 };
 
+// --- Models in the registry ---
+
+struct ModelRecord {
+  int64_t id = 0;
+  std::string name;           // unique; 1-128 of [A-Za-z0-9._-], first alnum (case kept, unique
+                              // case-insensitively)
+  std::string source;         // "file:/abs/path" or "hf:ORG/REPO/FILE@https://endpoint"
+  std::string path;           // absolute path of the GGUF the platform serves (in the data dir)
+  int64_t size_bytes = 0;
+  std::string sha256;         // lower-case hex of the file
+  std::string metadata_json;  // `hearth model inspect --json` of the file
+  int64_t created_at = 0;
+};
+
+struct NewModel {
+  std::string name, source, path;
+  int64_t size_bytes = 0;
+  std::string sha256, metadata_json;
+};
+
+// --- Deployments ---
+
+enum class DesiredState { kRunning, kStopped };
+std::string_view DesiredStateName(DesiredState state);  // "running", "stopped"
+Result<DesiredState> ParseDesiredState(std::string_view text);
+
+struct DeploymentSpec {
+  std::string name;                 // what clients send as "model"; tenant-name rules but up to
+                                    // 128 chars, [a-z0-9._-] plus ':' allowed (stored lower-case)
+  int64_t model_id = 0;
+  std::vector<int64_t> tenant_ids;  // tenants that may use it (sorted, unique)
+  int replicas = 1;                 // >= 0
+  int ctx = 4096;                   // context length per sequence
+  int parallel = 16;                // sequences decoded together
+  int64_t kv_budget_bytes = 0;      // 0: derived from ctx * parallel
+  int threads = 0;                  // 0: engine default
+  bool operator==(const DeploymentSpec&) const = default;
+};
+
+struct Deployment {
+  int64_t id = 0;
+  DeploymentSpec spec;
+  DesiredState desired = DesiredState::kRunning;
+  // +1 whenever what the engine processes run changes (model_id, ctx, parallel,
+  // kv_budget_bytes, threads): replicas of older generations are replaced. Scaling (replicas),
+  // access changes (tenant_ids) and desired-state changes keep it.
+  int64_t generation = 1;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// --- Replicas (supervision state, visible to the admin API) ---
+
+enum class ReplicaState { kPending, kLoading, kReady, kFailed, kStopped };
+// "pending", "loading", "ready", "failed", "stopped"
+std::string_view ReplicaStateName(ReplicaState state);
+Result<ReplicaState> ParseReplicaState(std::string_view text);
+
+struct ReplicaRecord {
+  int64_t id = 0;
+  int64_t deployment_id = 0;
+  int64_t generation = 0;  // the deployment generation it runs
+  ReplicaState state = ReplicaState::kPending;
+  int64_t pid = 0;  // 0 when no process
+  int port = 0;     // 0 when none
+  int restarts = 0;
+  std::string last_error;  // at most 4096 bytes
+  int64_t updated_at = 0;  // store clock
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -175,6 +252,9 @@ class Store {
   virtual Result<int64_t> CountUsers() = 0;
   virtual Status SetUserPasswordHash(int64_t id, std::string_view password_hash) = 0;
   virtual Status SetUserDisabled(int64_t id, bool disabled) = 0;
+  // Between tenant-admin and member only: kInvalidArgument for platform-admin (as the new role or
+  // the user's current one), because that would move the user across the tenant boundary.
+  virtual Status SetUserRole(int64_t id, Role role) = 0;
   virtual Status DeleteUser(int64_t id) = 0;  // also ends the user's sessions
 
   // API keys (identity.h generates prefix and hash). Names: 1-64 printable characters.
@@ -214,6 +294,36 @@ class Store {
   virtual Status SetQuota(QuotaSubject subject, const Quota& quota) = 0;
   virtual Result<Quota> GetQuota(QuotaSubject subject) = 0;
   virtual Status DeleteQuota(QuotaSubject subject) = 0;
+
+  // Models (the registry; model_registry.h manages their files).
+  virtual Result<ModelRecord> CreateModel(const NewModel& model) = 0;
+  virtual Result<ModelRecord> GetModel(int64_t id) = 0;
+  virtual Result<ModelRecord> FindModelByName(std::string_view name) = 0;  // case-insensitive
+  virtual Result<std::vector<ModelRecord>> ListModels() = 0;               // by id
+  // kFailedPrecondition while a deployment refers to the model.
+  virtual Status DeleteModel(int64_t id) = 0;
+
+  // Deployments. tenant_ids are stored sorted and unique (duplicates in the input are merged).
+  // kNotFound for an unknown model or tenant; kAlreadyExists for a taken name.
+  virtual Result<Deployment> CreateDeployment(const DeploymentSpec& spec,
+                                              DesiredState desired) = 0;
+  virtual Result<Deployment> GetDeployment(int64_t id) = 0;
+  virtual Result<Deployment> FindDeploymentByName(std::string_view name) = 0;
+  virtual Result<std::vector<Deployment>> ListDeployments() = 0;  // by id
+  // Replaces spec (name must stay: kInvalidArgument otherwise) and desired state; bumps
+  // generation per the rule at Deployment::generation; updated_at = store clock.
+  virtual Result<Deployment> UpdateDeployment(int64_t id, const DeploymentSpec& spec,
+                                              DesiredState desired) = 0;
+  virtual Status DeleteDeployment(int64_t id) = 0;  // also deletes its replica rows
+
+  // Replicas. A new replica is kPending with no pid or port; updated_at = store clock.
+  virtual Result<ReplicaRecord> CreateReplica(int64_t deployment_id, int64_t generation) = 0;
+  // Writes state, pid, port, restarts, last_error (updated_at = store clock); kNotFound if gone.
+  virtual Result<ReplicaRecord> UpdateReplica(const ReplicaRecord& replica) = 0;
+  // One deployment's replicas, or (empty) all; by id.
+  virtual Result<std::vector<ReplicaRecord>> ListReplicas(
+      std::optional<int64_t> deployment_id) = 0;
+  virtual Status DeleteReplica(int64_t id) = 0;
 };
 
 struct StoreOptions {
@@ -232,6 +342,10 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(std::string_view dsn, StoreOpti
 // Chooses the backend from `location`: a postgres:// or postgresql:// URI, an explicit
 // sqlite:PATH, or else a file path for SQLite.
 Result<std::unique_ptr<Store>> OpenStore(std::string_view location, StoreOptions options = {});
+
+// The rule CreateModel applies to ModelRecord::name, for callers that check before heavy work
+// (the registry, before copying gigabytes). kInvalidArgument with the reason.
+Status ValidateModelName(std::string_view name);
 
 // The SQLite file the control plane uses inside a data directory.
 std::filesystem::path DefaultStorePath(const std::filesystem::path& data_dir);
