@@ -1,4 +1,5 @@
-// AVX-512 (F/BW/VL/VNNI) versions of the hottest dot products: Q8_0, Q4_K and Q6_K.
+// AVX-512 (F/BW/VL/VNNI) versions of the hottest dot products (Q8_0, Q4_K, Q6_K) and of the
+// panel GEMM micro-kernel.
 //
 // They keep the AVX2 structure (one weight row against up to kMaxTokens activation rows) and
 // replace the maddubs+madd pair with one VNNI dpbusd on 256-bit registers: fewer uops and no
@@ -168,6 +169,60 @@ HEARTH_AVX512 void DotQ6KN(int64_t k, const void* w, const void* act, size_t str
   for (int t = 0; t < NT; ++t) out[t] = HorizontalSum(acc[t]);
 }
 
+// The AVX2 panel micro-kernel (avx2_kernels.cc, PanelGemm) with one dpbusd in place of its
+// maddubs+madd pair: the same 2-row x 4-token tile, the same exact per-lane integers (sums of
+// four u8 x s8 products, no int16 saturation either way) and the same float steps, so results
+// stay bit-identical to DotQ8_0N and to the AVX2 kernels.
+HEARTH_AVX512 void PanelGemm(int64_t k, const int8_t* w, const float* ws, const int8_t* a,
+                             const float* as, size_t s_stride, int nr, int nt, float* y,
+                             int64_t ldy) {
+  constexpr int NR = kPanelRows, NT = kPanelTokens;
+  const int64_t nb = k / 32;
+  __m256 acc[NR * NT];  // flat: GCC keeps a flat array in registers, not a 2-D one
+#pragma GCC unroll 16
+  for (int i = 0; i < NR * NT; ++i) acc[i] = _mm256_setzero_ps();
+  constexpr int64_t kChunk = 64;
+  alignas(32) float scale[NR * NT][kChunk];
+  for (int64_t c = 0; c < nb; c += kChunk) {
+    const int64_t c_end = nb - c < kChunk ? nb : c + kChunk;
+    for (int64_t g = c; g < c_end; g += kPanelScaleGroup) {
+#pragma GCC unroll 8
+      for (int r = 0; r < NR; ++r) {
+        const __m256 dw = _mm256_loadu_ps(ws + r * s_stride + g);
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; ++t) {
+          _mm256_store_ps(scale[r * NT + t] + (g - c),
+                          _mm256_mul_ps(dw, _mm256_loadu_ps(as + t * s_stride + g)));
+        }
+      }
+    }
+    const int8_t* wb = w + 32 * NR * c;
+    const int8_t* ab = a + 32 * NT * c;
+    for (int64_t b = c; b < c_end; ++b, wb += 32 * NR, ab += 32 * NT) {
+#pragma GCC unroll 8
+      for (int r = 0; r < NR; ++r) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 32 * r));
+        const __m256i q_abs = _mm256_abs_epi8(q);
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; ++t) {
+          const __m256i yq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab + 32 * t));
+          const __m256i dot =
+              _mm256_dpbusd_epi32(_mm256_setzero_si256(), q_abs, _mm256_sign_epi8(yq, q));
+          acc[r * NT + t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r * NT + t][b - c]),
+                                            _mm256_cvtepi32_ps(dot), acc[r * NT + t]);
+        }
+      }
+    }
+  }
+  // Fully unrolled so that `acc` stays in registers (see the AVX2 StoreTile).
+  float sums[NR * NT];
+#pragma GCC unroll 16
+  for (int i = 0; i < NR * NT; ++i) sums[i] = HorizontalSum(acc[i]) + 0.0f;
+  for (int r = 0; r < nr; ++r) {
+    for (int t = 0; t < nt; ++t) y[t * ldy + r] = sums[r * NT + t];
+  }
+}
+
 template <void (*K1)(int64_t, const void*, const void*, size_t, float*),
           void (*K2)(int64_t, const void*, const void*, size_t, float*),
           void (*K3)(int64_t, const void*, const void*, size_t, float*),
@@ -197,6 +252,7 @@ void FillAvx512Kernels(KernelTable& t) {
       DispatchTokens<DotQ8_0N<1>, DotQ8_0N<2>, DotQ8_0N<3>, DotQ8_0N<4>>;
   // The VNNI row kernel (one dpbusd instead of maddubs+madd) replaces the AVX2 pair kernel.
   t.dot2[Slot(TensorType::kQ8_0)] = nullptr;
+  t.panel_gemm = PanelGemm;  // packing is inherited from the AVX2 table
   t.dot[Slot(TensorType::kQ4_K)] = DispatchTokens<DotQ4KN<1>, DotQ4KN<2>, DotQ4KN<3>, DotQ4KN<4>>;
   t.dot[Slot(TensorType::kQ6_K)] = DispatchTokens<DotQ6KN<1>, DotQ6KN<2>, DotQ6KN<3>, DotQ6KN<4>>;
 }

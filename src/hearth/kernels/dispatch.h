@@ -37,6 +37,18 @@ using RowPairDotFn = void (*)(int64_t k, const void* w_row, size_t w_stride, con
 
 inline constexpr int kTypeSlots = 31;  // indexed by the GGUF type id (BF16 = 30)
 
+// Panels for the blocked GEMM (KernelTable::panel_*): the 32 int8 quants of a block, with the
+// blocks of kPanelRows weight rows (or kPanelTokens activation rows) interleaved: block b of
+// member j is at byte 32 * (b * members + j), so the micro-kernel reads one sequential stream
+// per operand. Block scales are floats, one array per member, padded with zeros to a multiple
+// of kPanelScaleGroup.
+inline constexpr int kPanelScaleGroup = 8;
+inline constexpr int kPanelRows = 2;    // micro-kernel tile: rows ...
+inline constexpr int kPanelTokens = 4;  // ... by tokens
+inline constexpr int64_t PanelScalesPerRow(int64_t k) {
+  return (k / 32 + kPanelScaleGroup - 1) / kPanelScaleGroup * kPanelScaleGroup;
+}
+
 struct KernelTable {
   IsaLevel level = IsaLevel::kScalar;
   // Direct dot products; nullptr means "dequantize the row to F32, then use dot[F32]".
@@ -54,6 +66,25 @@ struct KernelTable {
   // the unpacked path; nullptr: the Q8_0 kernels (dot/dot2) already have that order.
   RowDotFn unpacked_dot[kTypeSlots] = {};
   RowPairDotFn unpacked_dot2[kTypeSlots] = {};
+  // Blocked int8 GEMM for many tokens (prompts, batched decode) over 32-weight blocks: weights
+  // and activations are repacked once per call into panels (layout above) that a
+  // register-blocked micro-kernel multiplies, every load reused across several rows or tokens.
+  // Results are bit-identical to `dot` of the same level for the same (row, token).
+  // panel_pack_rows[type] == nullptr: the type has no such path.
+  //
+  // Pack one weight row (or one token's quantized activations) as member `member` of a panel of
+  // `members`; `scales` receives PanelScalesPerRow(k) floats.
+  void (*panel_pack_rows[kTypeSlots])(const void* src, int64_t k, int8_t* panel, int members,
+                                      int member, float* scales) = {};
+  void (*panel_pack_act)(const ActQ8* src, int64_t k, int8_t* panel, int members, int member,
+                         float* scales) = nullptr;
+  // A full kPanelRows x kPanelTokens tile: weight panel `w` with member scales `ws` (row r's at
+  // ws + r * s_stride), activation panel `a` with scales `as` (token t's at as + t * s_stride);
+  // stores y[t * ldy + r] for r < nr, t < nt (the other members may be padding: any quants,
+  // zero scales).
+  void (*panel_gemm)(int64_t k, const int8_t* w, const float* ws, const int8_t* a,
+                     const float* as, size_t s_stride, int nr, int nt, float* y,
+                     int64_t ldy) = nullptr;
   void (*quantize_q8)(const float* x, ActQ8* out, int64_t k) = nullptr;
   void (*quantize_q8k)(const float* x, gguf::BlockQ8_K* out, int64_t k) = nullptr;
 

@@ -18,6 +18,10 @@ using internal::kMaxTokens;
 // Rows handed to one dot-kernel sweep over all tokens: their weights (at most ~16 × K bytes)
 // stay in L1/L2 while every group of kMaxTokens tokens is applied to them.
 constexpr int64_t kRowBlock = 16;
+// Rows packed together by PanelMatMul: 64 x K int8 (56 KiB at K = 896) stay in L2 while every
+// token panel passes over them, and a token panel (4 x K) stays in L1 across their row pairs.
+// 64 beat 8..32 (the token panels are reloaded less often) and 128..256 (more L2 misses).
+constexpr int64_t kPanelRowBlock = 64;
 
 int Slot(gguf::TensorType type) { return static_cast<int>(type); }
 
@@ -113,6 +117,90 @@ std::vector<uint8_t>& ActivationBuffer() {
   return buffer;
 }
 
+// Many tokens against a 32-block type with panel kernels (dispatch.h): activations are
+// quantized and packed into panels of kPanelTokens tokens once, shared by all threads; each
+// thread packs its rows kPanelRowBlock at a time into panels of kPanelRows rows and passes every
+// token panel over them. (Blocking tokens as well, to keep a token block in L2 across row
+// blocks, cost more in repacking than it saved at qwen2.5-0.5b sizes.)
+class PanelMatMul {
+ public:
+  // Quantizes and packs x (m rows of k, ldx apart) on the pool.
+  PanelMatMul(const KernelTable& kernels, int64_t k, const float* x, int64_t ldx, int64_t m,
+              ThreadPool& pool)
+      : kernels_(kernels),
+        k_(k),
+        m_(m),
+        scales_per_row_(static_cast<size_t>(internal::PanelScalesPerRow(k))),
+        token_panels_((m + kTokens - 1) / kTokens) {
+    thread_local std::vector<int8_t> act_panels;
+    thread_local std::vector<float> act_scales;
+    act_panels.resize(static_cast<size_t>(k * kTokens * token_panels_));
+    // Padding tokens of the last panel get zero scales, so their (stale) quants add nothing.
+    act_scales.assign(scales_per_row_ * static_cast<size_t>(token_panels_ * kTokens), 0.0f);
+    act_ = act_panels.data();
+    act_scales_ = act_scales.data();
+    pool.ParallelFor(m, [&](int64_t t0, int64_t t1) {
+      thread_local std::vector<ActQ8> blocks;
+      blocks.resize(static_cast<size_t>(k / 32));
+      for (int64_t t = t0; t < t1; ++t) {
+        kernels.quantize_q8(x + t * ldx, blocks.data(), k);
+        kernels.panel_pack_act(blocks.data(), k, act_ + (t / kTokens) * (k * kTokens), kTokens,
+                               static_cast<int>(t % kTokens), act_scales_ + scales_per_row_ * t);
+      }
+    });
+  }
+
+  static int64_t Units(const WeightView& w) {
+    return (w.rows + kPanelRowBlock - 1) / kPanelRowBlock;
+  }
+
+  // y[t * ldy + r] for the rows of units [u0, u1) of w (w.cols == k).
+  void Run(const WeightView& w, int64_t u0, int64_t u1, float* y, int64_t ldy) const {
+    const int64_t r0 = u0 * kPanelRowBlock, r1 = std::min(w.rows, u1 * kPanelRowBlock);
+    const auto pack_rows = kernels_.panel_pack_rows[Slot(w.type)];
+    thread_local std::vector<int8_t> row_panels;
+    thread_local std::vector<float> row_scales;
+    row_panels.resize(static_cast<size_t>(k_ * kPanelRowBlock));
+    row_scales.resize(scales_per_row_ * kPanelRowBlock);
+    for (int64_t rb = r0; rb < r1; rb += kPanelRowBlock) {
+      const int64_t rb_end = std::min(r1, rb + kPanelRowBlock);
+      for (int64_t r = rb; r < rb_end; ++r) {
+        pack_rows(w.row(r), k_, &row_panels[((r - rb) / kRows) * (k_ * kRows)], kRows,
+                  static_cast<int>((r - rb) % kRows), &row_scales[scales_per_row_ * (r - rb)]);
+      }
+      if ((rb_end - rb) % kRows != 0) {
+        // The last panel's missing row: zero scales (its quants are stale but finite).
+        std::fill_n(&row_scales[scales_per_row_ * (rb_end - rb)], scales_per_row_, 0.0f);
+      }
+      for (int64_t tp = 0; tp < token_panels_; ++tp) {
+        const int64_t t0 = tp * kTokens;
+        const int nt = static_cast<int>(std::min<int64_t>(kTokens, m_ - t0));
+        for (int64_t r = rb; r < rb_end; r += kRows) {
+          const int nr = static_cast<int>(std::min<int64_t>(kRows, rb_end - r));
+          kernels_.panel_gemm(k_, &row_panels[((r - rb) / kRows) * (k_ * kRows)],
+                              &row_scales[scales_per_row_ * (r - rb)], act_ + tp * (k_ * kTokens),
+                              act_scales_ + scales_per_row_ * t0, scales_per_row_, nr, nt,
+                              y + t0 * ldy + r, ldy);
+        }
+      }
+    }
+  }
+
+ private:
+  static constexpr int kRows = internal::kPanelRows, kTokens = internal::kPanelTokens;
+  const KernelTable& kernels_;
+  const int64_t k_, m_;
+  const size_t scales_per_row_;
+  const int64_t token_panels_;
+  int8_t* act_ = nullptr;
+  float* act_scales_ = nullptr;
+};
+
+bool UsesPanels(const KernelTable& kernels, const WeightView& w, int64_t m) {
+  return m > kMaxTokens && kernels.panel_gemm != nullptr &&
+         kernels.panel_pack_rows[Slot(w.type)] != nullptr;
+}
+
 }  // namespace
 
 bool IsSupportedWeightType(gguf::TensorType type) {
@@ -200,6 +288,12 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
   }
 
   const ActFormat format = internal::ActFormatFor(w.type);
+  if (UsesPanels(kernels, w, m)) {
+    const PanelMatMul panels(kernels, k, x, ldx, m, pool);
+    pool.ParallelFor(PanelMatMul::Units(w),
+                     [&](int64_t u0, int64_t u1) { panels.Run(w, u0, u1, y, ldy); });
+    return;
+  }
   const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
   size_t act_stride = static_cast<size_t>(ldx) * sizeof(float);
   if (format != ActFormat::kF32) {
@@ -256,6 +350,79 @@ void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, 
     SweepRows(
         direct, kernels.dot2[slot], w.row_bytes, k, r0, r1, [&w](int64_t r) { return w.row(r); },
         act, act_stride, m, y, ldy, static_cast<const uint8_t*>(w.data));
+  });
+}
+
+void MatMulGroup(std::span<const MatMulTarget> targets, const float* x, int64_t m,
+                 ThreadPool& pool) {
+  if (targets.empty() || m <= 0) return;
+  const KernelTable& kernels = internal::Kernels();
+  const WeightView& first = *targets.front().w;
+  bool all_panels = true;
+  for (const MatMulTarget& target : targets) {
+    all_panels = all_panels && target.w->cols == first.cols && UsesPanels(kernels, *target.w, m);
+  }
+  if (all_panels) {
+    // Many tokens: the activations are packed once for all the matrices.
+    const PanelMatMul panels(kernels, first.cols, x, first.cols, m, pool);
+    std::vector<int64_t> first_unit(targets.size() + 1, 0);
+    for (size_t j = 0; j < targets.size(); ++j) {
+      first_unit[j + 1] = first_unit[j] + PanelMatMul::Units(*targets[j].w);
+    }
+    pool.ParallelFor(first_unit.back(), [&](int64_t u0, int64_t u1) {
+      for (size_t j = 0; j < targets.size(); ++j) {
+        const int64_t lo = std::max(u0, first_unit[j]), hi = std::min(u1, first_unit[j + 1]);
+        if (lo >= hi) continue;
+        panels.Run(*targets[j].w, lo - first_unit[j], hi - first_unit[j], targets[j].y,
+                   targets[j].w->rows);
+      }
+    });
+    return;
+  }
+  const ActFormat format = internal::ActFormatFor(first.type);
+  bool fusable = m <= kMaxTokens && format != ActFormat::kF32;
+  for (const MatMulTarget& target : targets) {
+    const WeightView& w = *target.w;
+    fusable = fusable && w.cols == first.cols && internal::ActFormatFor(w.type) == format &&
+              kernels.dot[Slot(w.type)] != nullptr;
+  }
+  if (!fusable) {
+    for (const MatMulTarget& target : targets) MatMul(*target.w, x, m, target.y, pool);
+    return;
+  }
+  // The same quantization and the same per-row sweeps as MatMulStrided's direct path, so each
+  // matrix's results are bit-identical to a MatMul of its own.
+  const int64_t k = first.cols;
+  const size_t act_stride = ActRowBytes(format, k);
+  std::vector<uint8_t>& buffer = ActivationBuffer();
+  buffer.resize(act_stride * static_cast<size_t>(m));
+  for (int64_t t = 0; t < m; ++t) {
+    if (format == ActFormat::kQ8) {
+      kernels.quantize_q8(x + t * k, reinterpret_cast<ActQ8*>(buffer.data() + act_stride * t), k);
+    } else {
+      kernels.quantize_q8k(x + t * k,
+                           reinterpret_cast<gguf::BlockQ8_K*>(buffer.data() + act_stride * t), k);
+    }
+  }
+  const uint8_t* act = buffer.data();
+  // Units: every matrix's row blocks, one after another.
+  std::vector<int64_t> first_unit(targets.size() + 1, 0);
+  for (size_t j = 0; j < targets.size(); ++j) {
+    first_unit[j + 1] = first_unit[j] + (targets[j].w->rows + kRowBlock - 1) / kRowBlock;
+  }
+  pool.ParallelFor(first_unit.back(), [&](int64_t u0, int64_t u1) {
+    for (size_t j = 0; j < targets.size(); ++j) {
+      const int64_t lo = std::max(u0, first_unit[j]), hi = std::min(u1, first_unit[j + 1]);
+      if (lo >= hi) continue;
+      const WeightView& w = *targets[j].w;
+      const int slot = Slot(w.type);
+      const int64_t r0 = (lo - first_unit[j]) * kRowBlock;
+      const int64_t r1 = std::min(w.rows, (hi - first_unit[j]) * kRowBlock);
+      SweepRows(
+          kernels.dot[slot], kernels.dot2[slot], w.row_bytes, k, r0, r1,
+          [&w](int64_t r) { return w.row(r); }, act, act_stride, m, targets[j].y, w.rows,
+          static_cast<const uint8_t*>(w.data));
+    }
   });
 }
 

@@ -6,11 +6,14 @@
 // integer-friendly types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) activations are quantized once per call
 // to 8-bit blocks and dotted with integer SIMD; the other types are widened to F32 per row. Rows
 // are split across the pool; for M > 1 each weight row is applied to several tokens while it is
-// in cache, so a prompt streams the weights once per ~tile rather than once per token.
+// in cache, so a prompt streams the weights once per ~tile rather than once per token; Q8_0 and
+// Q5_0 with more than a few tokens go through a register-blocked GEMM over repacked panels
+// (dispatch.h), bit-identical per (row, token) to the one-token path.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "hearth/base/status.h"
 #include "hearth/gguf/gguf_file.h"
@@ -50,6 +53,18 @@ void MatMul(const WeightView& w, const float* x, int64_t m, float* y, ThreadPool
 // of a wider output. ldx >= w.cols, ldy >= w.rows.
 void MatMulStrided(const WeightView& w, const float* x, int64_t ldx, int64_t m, float* y,
                    int64_t ldy, ThreadPool& pool);
+
+// Several matrices applied to the same input (a layer's Q, K and V, or gate and up):
+// ys[j] = x · ws[j]ᵀ, each exactly as MatMul(*ws[j], x, m, ys[j]) computes it. All must have
+// x's width. When the matrices can share the quantized input (a few tokens and one activation
+// format, or many tokens and panel kernels for all) it is quantized once and all the matrices'
+// rows go to the pool as one job: one round trip instead of one per matrix.
+struct MatMulTarget {
+  const WeightView* w = nullptr;
+  float* y = nullptr;
+};
+void MatMulGroup(std::span<const MatMulTarget> targets, const float* x, int64_t m,
+                 ThreadPool& pool);
 
 // out[0..cols) = row `token` of w, dequantized. OutOfRange when token is not in [0, rows).
 Status EmbeddingLookup(const WeightView& w, int32_t token, float* out);

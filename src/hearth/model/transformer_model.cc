@@ -277,9 +277,9 @@ void TransformerModel::Layer(std::span<const BatchToken> batch, KvCacheStorage& 
     kernels::RmsNorm(s_.residual.data() + i * dim, w.attn_norm.data(), dim, config_.rms_eps,
                      s_.normed.data() + i * dim);
   });
-  kernels::MatMul(w.q, s_.normed.data(), n, s_.q.data(), pool);
-  kernels::MatMul(w.k, s_.normed.data(), n, s_.k.data(), pool);
-  kernels::MatMul(w.v, s_.normed.data(), n, s_.v.data(), pool);
+  const kernels::MatMulTarget qkv[] = {
+      {&w.q, s_.q.data()}, {&w.k, s_.k.data()}, {&w.v, s_.v.data()}};
+  kernels::MatMulGroup(qkv, s_.normed.data(), n, pool);
   ForEachToken(pool, n, [&](int64_t i) {
     float* q = s_.q.data() + i * q_width_;
     float* k = s_.k.data() + i * kv_width_;
@@ -303,8 +303,8 @@ void TransformerModel::Layer(std::span<const BatchToken> batch, KvCacheStorage& 
   });
 
   // SwiGLU feed-forward block.
-  kernels::MatMul(w.gate, s_.normed.data(), n, s_.gate.data(), pool);
-  kernels::MatMul(w.up, s_.normed.data(), n, s_.up.data(), pool);
+  const kernels::MatMulTarget gate_up[] = {{&w.gate, s_.gate.data()}, {&w.up, s_.up.data()}};
+  kernels::MatMulGroup(gate_up, s_.normed.data(), n, pool);
   ForEachToken(pool, n, [&](int64_t i) {
     kernels::SiluMul(s_.gate.data() + i * ffn, s_.up.data() + i * ffn, ffn,
                      s_.gate.data() + i * ffn);
