@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh SCENARIO [--preset P] [--type T] [--label TEXT] [-- extra serve flags]
 #
-# Starts `hearth serve` on a synthesized model, runs the scenario's load with `hearth bench
+# Starts `hearth engine` (one model, no platform) on a synthesized model, runs the scenario's load with `hearth bench
 # serve`, stops the server and appends the result to docs/BENCHMARKS.md with the command, the git
 # commit and the machine's measured ceilings. The model is a random-weight model with the
 # scenario-independent default shape: qwen2.5-0.5b with the deepseek-llm vocabulary (102,400
@@ -43,7 +43,7 @@ fi
 port=$(( 20000 + RANDOM % 20000 ))
 log=$(mktemp)
 # shellcheck disable=SC2086
-"$hearth" serve --model "$model" --port "$port" --threads "$(nproc)" $SERVE_ARGS \
+"$hearth" engine --model "$model" --port "$port" --threads "$(nproc)" $SERVE_ARGS \
   "${extra_serve[@]}" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT

@@ -207,8 +207,9 @@ void ExpectBatchedEqualsAlone(const std::string& model) {
   for (const auto& p : prompts) alone.push_back(GenerateAlone(*engine, Greedy(p, 24)));
 
   // All together, with a batch budget that makes long prompts prefill in chunks while the
-  // short ones are already decoding.
+  // short ones are already decoding, in smaller chunks still while they decode.
   o.max_batch_tokens = 24;
+  o.step_tokens = 12;
   auto batched_engine = MakeEngine(o);
   ASSERT_NE(batched_engine, nullptr);
   std::vector<std::shared_ptr<Collector>> collectors;
@@ -252,6 +253,46 @@ TEST(EngineTest, PrefixCacheHitReportsCachedTokensAndSameOutput) {
   EXPECT_EQ(s.cached_prompt_tokens, 96u);
   EXPECT_EQ(s.kv_blocks_used, 0);
   EXPECT_GT(s.kv_blocks_cached, 0);
+}
+
+TEST(EngineTest, ConcurrentRequestsComputeASharedPrefixOnce) {
+  // Four requests submitted together share a 64-token prefix (4 blocks) that takes two steps
+  // of 32 to prefill: whichever runs first computes it, the others wait for it and hit it.
+  HEARTH_REQUIRE_FIXTURE(FixturePath("models/stories260K.gguf"));
+  EngineOptions o = Options("stories260K.gguf");
+  o.max_batch_tokens = 32;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<int32_t> p = VariedPrompts(7).back();  // 70 tokens
+    p.resize(64);
+    for (int j = 0; j < 9; ++j) p.push_back(300 + i * 20 + j);
+    prompts.push_back(p);
+  }
+  std::vector<std::vector<int32_t>> alone;
+  {
+    EngineOptions no_cache = o;
+    no_cache.prefix_cache = false;
+    auto engine = MakeEngine(no_cache);
+    ASSERT_NE(engine, nullptr);
+    for (const auto& p : prompts) alone.push_back(GenerateAlone(*engine, Greedy(p, 12)));
+  }
+  auto engine = MakeEngine(o);
+  ASSERT_NE(engine, nullptr);
+  std::vector<std::shared_ptr<Collector>> collectors;
+  for (const auto& p : prompts) {
+    collectors.push_back(std::make_shared<Collector>());
+    ASSERT_TRUE(engine->Submit(Greedy(p, 12), collectors.back()).ok());
+  }
+  int cached_total = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(collectors[i]->Wait());
+    EXPECT_EQ(collectors[i]->tokens(), alone[i]) << "prompt " << i;
+    cached_total += collectors[i]->cached();
+  }
+  EXPECT_EQ(cached_total, 3 * 64);
+  EngineStats s = WaitForIdle(*engine);
+  EXPECT_EQ(s.prompt_tokens, 4u * 73u);
+  EXPECT_EQ(s.cached_prompt_tokens, 3u * 64u);
 }
 
 TEST(EngineTest, PreemptionUnderTinyKvBudgetGivesSameGreedyOutput) {

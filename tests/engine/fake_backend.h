@@ -34,6 +34,7 @@ class FakeBackend : public ForwardBackend {
       return Status::Internal("fake forward failure");
     }
     max_batch_seen = std::max<int64_t>(max_batch_seen, static_cast<int64_t>(batch.size()));
+    batch_sizes.push_back(static_cast<int64_t>(batch.size()));
     for (const model::BatchToken& t : batch) {
       Slot& s = SlotAt(t.block_table, t.position);
       s = {t.token, t.position, true};
@@ -74,6 +75,7 @@ class FakeBackend : public ForwardBackend {
   int64_t tokens_processed = 0;
   int64_t forward_calls = 0;
   int64_t max_batch_seen = 0;
+  std::vector<int64_t> batch_sizes;  // of every successful Forward, in order
   bool fail_next = false;
 
  private:

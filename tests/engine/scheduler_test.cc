@@ -234,13 +234,164 @@ TEST(SchedulerTest, ConcurrentIdenticalPromptsShareBlocks) {
   auto prompt = Prompt(17, 5);
   auto a = h.Submit(1, Greedy(prompt, 6));
   auto b = h.Submit(2, Greedy(prompt, 6));
-  h.scheduler.Step();  // both prefill in one step, each on its own blocks
-  h.scheduler.Step();
-  // Registration deduplicated the four full prompt blocks: 4 shared + 2 private tails.
+  h.scheduler.Step();  // a prefills; b waits for a's blocks
+  EXPECT_FALSE(b->prefill_done);
+  h.scheduler.Step();  // b hits them in the cache
+  // The four full prompt blocks are shared: 4 shared + 2 private tails.
   EXPECT_EQ(h.pool.used_blocks(), 6);
   h.RunToCompletion();
   EXPECT_EQ(a->tokens, ReferenceGreedy(prompt, 6));
   EXPECT_EQ(b->tokens, a->tokens);
+  EXPECT_EQ(b->cached_prompt_tokens, 16);
+}
+
+// `count` prompts made of one shared prefix and a distinct suffix each.
+std::vector<std::vector<int32_t>> SharedPrefixPrompts(int count, int prefix_length,
+                                                      int suffix_length) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < count; ++i) {
+    std::vector<int32_t> p = Prompt(prefix_length, 50);
+    std::vector<int32_t> suffix = Prompt(suffix_length, i);
+    p.insert(p.end(), suffix.begin(), suffix.end());
+    prompts.push_back(p);
+  }
+  return prompts;
+}
+
+TEST(SchedulerTest, ConcurrentSharedPrefixIsComputedOnce) {
+  // Six requests arrive together sharing a 32-token prefix (8 blocks of 4) that takes several
+  // steps to prefill: the first computes it, the others wait and hit it in the cache.
+  constexpr int kCount = 6, kPrefix = 32, kSuffix = 6, kMaxTokens = 5;
+  const auto prompts = SharedPrefixPrompts(kCount, kPrefix, kSuffix);
+  for (bool prefix_cache : {true, false}) {
+    SchedulerOptions options = Options(64, 8, /*max_batch=*/12);
+    options.prefix_cache = prefix_cache;
+    Harness h(128, 4, options);
+    std::vector<std::shared_ptr<Recorder>> recs;
+    for (int i = 0; i < kCount; ++i) {
+      recs.push_back(h.Submit(static_cast<SequenceId>(i + 1), Greedy(prompts[i], kMaxTokens)));
+    }
+    h.RunToCompletion();
+    for (int i = 0; i < kCount; ++i) {
+      EXPECT_EQ(recs[i]->tokens, ReferenceGreedy(prompts[i], kMaxTokens)) << i;
+      EXPECT_EQ(recs[i]->cached_prompt_tokens, prefix_cache && i > 0 ? kPrefix : 0) << i;
+    }
+    // Every generated token but the last is fed back once.
+    const int64_t decode_rows = kCount * (kMaxTokens - 1);
+    const int64_t prompt_rows = prefix_cache ? kPrefix + kCount * kSuffix
+                                             : kCount * (kPrefix + kSuffix);
+    EXPECT_EQ(h.backend.tokens_processed, prompt_rows + decode_rows) << prefix_cache;
+    EXPECT_EQ(h.scheduler.Stats().cached_prompt_tokens,
+              prefix_cache ? static_cast<uint64_t>((kCount - 1) * kPrefix) : 0u);
+    EXPECT_EQ(h.scheduler.prefix_deferrals() > 0, prefix_cache);
+    EXPECT_EQ(h.pool.used_blocks(), 0);
+  }
+}
+
+TEST(SchedulerTest, DeferredSequenceIsNotOvertakenOnceItsPrefixIsReady) {
+  // Two slots. W shares R's prefix and waits for it; X1 (unrelated) takes the free slot
+  // meanwhile, but once R's prefix is registered W is the head of the queue again, so X2 and
+  // X3 must not start before it.
+  Harness h(128, 4, Options(64, /*max_parallel=*/2, /*max_batch=*/8));
+  const auto shared = SharedPrefixPrompts(2, 24, 3);
+  std::vector<int> prefill_order;
+  struct OrderRecorder : Recorder {
+    std::vector<int>* order = nullptr;
+    void OnPrefillDone(int cached) override {
+      Recorder::OnPrefillDone(cached);
+      order->push_back(tag);
+    }
+  };
+  std::vector<std::shared_ptr<OrderRecorder>> recs;
+  std::vector<std::vector<int32_t>> prompts = {shared[0], shared[1], Prompt(5, 31),
+                                               Prompt(5, 32), Prompt(5, 33)};
+  for (int i = 0; i < 5; ++i) {
+    auto rec = std::make_shared<OrderRecorder>();
+    rec->order = &prefill_order;
+    rec->tag = i;
+    GenerationRequest r = Greedy(prompts[i], 6);
+    ASSERT_TRUE(ValidateRequest(r, kVocab, 64).ok());
+    h.scheduler.Add(static_cast<SequenceId>(i), r, rec);
+    recs.push_back(rec);
+  }
+  h.RunToCompletion();
+  ASSERT_EQ(prefill_order.size(), 5u);
+  auto position = [&](int tag) {
+    return std::find(prefill_order.begin(), prefill_order.end(), tag) - prefill_order.begin();
+  };
+  EXPECT_LT(position(1), position(3));
+  EXPECT_LT(position(1), position(4));
+  EXPECT_EQ(recs[1]->cached_prompt_tokens, 24);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(recs[i]->tokens, ReferenceGreedy(prompts[i], 6)) << i;
+  }
+}
+
+TEST(SchedulerTest, CancellingThePrefixOwnerEndsTheWait) {
+  Harness h(128, 4, Options(64, 8, /*max_batch=*/8));
+  const auto prompts = SharedPrefixPrompts(2, 32, 4);
+  auto owner = h.Submit(1, Greedy(prompts[0], 4));
+  auto waiter = h.Submit(2, Greedy(prompts[1], 4));
+  h.scheduler.Step();
+  h.scheduler.Step();  // the owner computed 16 of its 36 tokens; the waiter is deferred
+  EXPECT_FALSE(waiter->prefill_done);
+  EXPECT_EQ(h.scheduler.Stats().running, 1);
+  h.scheduler.Cancel(1);
+  h.RunToCompletion();  // the waiter runs on its own, reusing the two blocks already cached
+  EXPECT_EQ(owner->reason, FinishReason::kCancelled);
+  EXPECT_EQ(waiter->cached_prompt_tokens, 16);
+  EXPECT_EQ(waiter->tokens, ReferenceGreedy(prompts[1], 4));
+}
+
+TEST(SchedulerTest, StepTokensBoundStepsWhileSequencesDecode) {
+  // A long prompt arrives while another sequence decodes: the steps that carry a decode hold
+  // at most step_tokens tokens, so the decode advances every few tokens of prefill; a prompt
+  // alone uses the full max_batch_tokens.
+  SchedulerOptions options = Options(64, 8, /*max_batch=*/40);
+  options.step_tokens = 6;
+  Harness h(128, 4, options);
+  const auto short_prompt = Prompt(5, 1);
+  auto decoder = h.Submit(1, Greedy(short_prompt, 30));
+  ASSERT_TRUE(h.scheduler.Step());
+  const auto long_prompt = Prompt(40, 2);
+  auto late = h.Submit(2, Greedy(long_prompt, 4));
+  h.RunToCompletion();
+  EXPECT_EQ(decoder->tokens, ReferenceGreedy(short_prompt, 30));
+  EXPECT_EQ(late->tokens, ReferenceGreedy(long_prompt, 4));
+  // Step 1: the 5-token prompt alone. Then 1 decode + 5 prefill tokens per step: 40 prompt
+  // tokens take 8 steps.
+  ASSERT_GE(h.backend.batch_sizes.size(), 9u);
+  EXPECT_EQ(h.backend.batch_sizes[0], 5);
+  for (size_t i = 1; i <= 8; ++i) EXPECT_EQ(h.backend.batch_sizes[i], 6) << "step " << i;
+  EXPECT_LE(h.backend.max_batch_seen, 6);
+
+  // Alone, the same prompt goes in one step.
+  Harness alone(128, 4, options);
+  alone.Submit(1, Greedy(long_prompt, 4));
+  alone.RunToCompletion();
+  EXPECT_EQ(alone.backend.batch_sizes[0], 40);
+}
+
+TEST(SchedulerTest, PrefillProgressesWhenDecodesFillTheStep) {
+  // Eight sequences decode and step_tokens is 4: each step still carries one block (4 tokens)
+  // of the waiting prompt, so it is not starved until the decoders finish.
+  SchedulerOptions options = Options(64, 9, /*max_batch=*/64);
+  options.step_tokens = 4;
+  Harness h(256, 4, options);
+  std::vector<std::shared_ptr<Recorder>> decoders;
+  for (int i = 0; i < 8; ++i) {
+    decoders.push_back(h.Submit(static_cast<SequenceId>(i + 1), Greedy(Prompt(3, i), 40)));
+  }
+  ASSERT_TRUE(h.scheduler.Step());
+  const auto prompt = Prompt(20, 9);
+  auto late = h.Submit(9, Greedy(prompt, 3));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h.scheduler.Step());
+  EXPECT_TRUE(late->prefill_done);  // 20 tokens, 4 per step
+  EXPECT_EQ(decoders[0]->tokens.size(), 6u);
+  for (size_t i = 1; i <= 5; ++i) EXPECT_EQ(h.backend.batch_sizes[i], 12) << "step " << i;
+  h.RunToCompletion();
+  EXPECT_EQ(late->tokens, ReferenceGreedy(prompt, 3));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(decoders[i]->tokens, ReferenceGreedy(Prompt(3, i), 40));
 }
 
 TEST(SchedulerTest, PreemptionUnderTinyKvBudgetStillCompletesCorrectly) {

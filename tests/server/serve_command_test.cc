@@ -1,5 +1,5 @@
-// `hearth serve` and `hearth engine` as processes: argument errors, serving a fixture model, and
-// a clean exit (status 0) on SIGTERM.
+// `hearth engine` (the single-model server) as a process: argument errors, serving a fixture
+// model, and a clean exit (status 0) on SIGTERM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -41,9 +41,9 @@ TEST(ServeCommandTest, RequiresAModel) {
   if (!std::filesystem::exists(HearthBinary())) GTEST_SKIP() << "hearth binary not built";
   hearth::testing::TempDir dir;
   const std::string prefix = HearthBinary().string() + " --data-dir " + dir.path().string();
-  auto none = RunCommand(prefix + " serve");
+  auto none = RunCommand(prefix + " engine");
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_EQ(none.err, "hearth: a model is required: hearth serve --model FILE\n");
+  EXPECT_EQ(none.err, "hearth: a model is required: hearth engine --model FILE\n");
   auto missing = RunCommand(prefix + " engine --model /no/such/model.gguf");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("/no/such/model.gguf"), std::string::npos) << missing.err;
@@ -60,7 +60,7 @@ TEST(ServeCommandTest, ServesAndExitsCleanlyOnSigterm) {
   const std::string model_path = model.string();
   const std::string port_text = std::to_string(port);
   std::vector<const char*> argv = {
-      binary.c_str(),     "--data-dir", data_dir.c_str(),  "serve", "--model",
+      binary.c_str(),     "--data-dir", data_dir.c_str(),  "engine", "--model",
       model_path.c_str(), "--port",     port_text.c_str(), "--ctx", "256",
       "--parallel",       "2",          "--threads",       "1",     nullptr};
   pid_t pid = 0;

@@ -48,13 +48,15 @@ std::unique_ptr<CLI::App> BuildApp(GlobalOptions& globals, Action* action) {
   AddConfigFlag(*app, globals, "--log-level", "log.level", "log level");
   AddConfigFlag(*app, globals, "--log-format", "log.format", "log format: text or json");
 
-  RegisterServe(*app, globals, action);
+  RegisterPlatformServe(*app, globals, action);
+  RegisterEngine(*app, globals, action);
   RegisterConfigCommands(*app, globals, action);
   RegisterBench(*app, globals, action);
   RegisterModelCommands(*app, globals, action);
   RegisterTokenize(*app, globals, action);
   RegisterRun(*app, globals, action);
   RegisterTemplate(*app, globals, action);
+  RegisterUsage(*app, globals, action);
   return app;
 }
 

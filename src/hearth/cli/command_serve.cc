@@ -1,6 +1,6 @@
-// `hearth serve`: serves a GGUF model over the OpenAI-compatible HTTP API (docs/API.md) until
-// SIGINT/SIGTERM, then drains. `hearth engine` is a hidden alias with the same flags, for the
-// platform to run as a child process.
+// `hearth engine`: serves one GGUF model over the OpenAI-compatible HTTP API (docs/API.md) until
+// SIGINT/SIGTERM, then drains. The platform (`hearth serve`, command_platform.cc) runs one such
+// process per deployment replica.
 #include <cstdio>
 
 #include "hearth/base/data_dir.h"
@@ -16,8 +16,13 @@ void AddServeFlags(CLI::App& command, GlobalOptions& globals) {
   AddConfigFlag(command, globals, "--model", "engine.model", "GGUF model to serve");
   AddConfigFlag(command, globals, "--host", "server.host", "listen address");
   AddConfigFlag(command, globals, "--port", "server.port", "listen port");
+  AddConfigFlag(command, globals, "--tls-cert", "server.tls_cert",
+                "PEM certificate file; with --tls-key, serve HTTPS only");
+  AddConfigFlag(command, globals, "--tls-key", "server.tls_key", "PEM private key file");
   AddConfigFlag(command, globals, "--ctx", "engine.ctx", "context length per sequence");
   AddConfigFlag(command, globals, "--parallel", "engine.parallel", "sequences decoded together");
+  AddConfigFlag(command, globals, "--step-tokens", "engine.step_tokens",
+                "tokens per forward step while sequences decode (bounds time between tokens)");
   AddConfigFlag(command, globals, "--kv-budget", "engine.kv_budget",
                 "KV cache memory budget, e.g. 2G");
   AddConfigFlag(command, globals, "--threads", "engine.threads", "compute threads");
@@ -26,6 +31,11 @@ void AddServeFlags(CLI::App& command, GlobalOptions& globals) {
   command.add_flag_callback(
       "--no-prefix-cache", [&globals] { globals.flag_values["engine.prefix_cache"] = "false"; },
       "do not reuse KV blocks of shared prompt prefixes (config key engine.prefix_cache)");
+  // A repeated flag overrides the earlier one (bench/run.sh SCENARIO -- --parallel 1 overrides
+  // the scenario's --parallel 16).
+  for (CLI::Option* option : command.get_options()) {
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
 }
 
 int Serve(GlobalOptions& globals) {
@@ -43,13 +53,11 @@ int Serve(GlobalOptions& globals) {
 
 }  // namespace
 
-void RegisterServe(CLI::App& app, GlobalOptions& globals, Action* action) {
-  auto* serve = app.add_subcommand("serve", "Serve a GGUF model over the OpenAI-compatible API");
-  AddServeFlags(*serve, globals);
-  serve->callback([&globals, action] { *action = [&globals] { return Serve(globals); }; });
-  // Hidden (empty group): the platform's way to start an engine process.
-  auto* engine = app.add_subcommand("engine", "Run one model's engine and API (internal)");
-  engine->group("");
+void RegisterEngine(CLI::App& app, GlobalOptions& globals, Action* action) {
+  // What the platform runs for each deployment replica; also the way to serve one model without
+  // the platform (no API keys), e.g. for benchmarks and debugging.
+  auto* engine = app.add_subcommand(
+      "engine", "Serve one GGUF model over the OpenAI API without the platform (no API keys)");
   AddServeFlags(*engine, globals);
   engine->callback([&globals, action] { *action = [&globals] { return Serve(globals); }; });
 }

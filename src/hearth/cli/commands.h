@@ -17,7 +17,8 @@ using Action = std::function<int()>;
 
 // Each Register* function adds a subcommand to `app` and stores its action in `*action` when
 // that subcommand is chosen on the command line.
-void RegisterServe(CLI::App& app, GlobalOptions& globals, Action* action);
+void RegisterPlatformServe(CLI::App& app, GlobalOptions& globals, Action* action);  // serve
+void RegisterEngine(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterBench(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterModelCommands(CLI::App& app, GlobalOptions& globals, Action* action);
@@ -26,6 +27,7 @@ void RegisterModelEval(CLI::App& model_subcommand, GlobalOptions& globals, Actio
 void RegisterTokenize(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterRun(CLI::App& app, GlobalOptions& globals, Action* action);
 void RegisterTemplate(CLI::App& app, GlobalOptions& globals, Action* action);
+void RegisterUsage(CLI::App& app, GlobalOptions& globals, Action* action);
 
 // Builds the whole command tree. Returned app is owned by the caller.
 std::unique_ptr<CLI::App> BuildApp(GlobalOptions& globals, Action* action);

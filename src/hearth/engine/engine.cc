@@ -106,11 +106,12 @@ class EngineImpl final : public Engine {
 
 Status EngineImpl::Init(const EngineOptions& o) {
   if (o.max_parallel <= 0 || o.max_batch_tokens <= 0 || o.kv_block_tokens <= 0 ||
-      o.context_length < 0 || o.threads < 0) {
+      o.context_length < 0 || o.threads < 0 || o.step_tokens < 0) {
     return Status::InvalidArgument(fmt::format(
         "engine: max_parallel ({}), max_batch_tokens ({}) and kv_block_tokens ({}) must be "
-        "positive, context_length ({}) and threads ({}) not negative",
-        o.max_parallel, o.max_batch_tokens, o.kv_block_tokens, o.context_length, o.threads));
+        "positive, context_length ({}), threads ({}) and step_tokens ({}) not negative",
+        o.max_parallel, o.max_batch_tokens, o.kv_block_tokens, o.context_length, o.threads,
+        o.step_tokens));
   }
   HEARTH_ASSIGN_OR_RETURN(gguf::GgufFile file, gguf::GgufFile::Open(o.model_path));
   file_ = std::make_shared<const gguf::GgufFile>(std::move(file));
@@ -161,6 +162,7 @@ Status EngineImpl::Init(const EngineOptions& o) {
   so.context_length = context_length_;
   so.max_parallel = parallel;
   so.max_batch_tokens = o.max_batch_tokens;
+  so.step_tokens = o.step_tokens;
   so.prefix_cache = o.prefix_cache;
   so.end_of_generation = EndOfGenerationTokens(*file_, tokenizer_->vocab());
   so.sampleable_vocab = tokenizer_->vocab().size();

@@ -76,7 +76,11 @@ struct EngineOptions {
   uint64_t kv_budget_bytes = 0;    // 0: enough for context_length * max_parallel tokens
   gguf::TensorType kv_type = gguf::TensorType::kF16;
   int kv_block_tokens = 16;
-  int max_batch_tokens = 512;      // tokens per forward step (prefill chunks + decodes)
+  int max_batch_tokens = 512;      // tokens per forward step when no sequence is decoding
+  // Tokens per forward step while sequences decode (their decodes + prefill chunks): bounds the
+  // time between two tokens, at little cost since a step costs about the same per token from
+  // ~32 tokens up. 0: max_batch_tokens.
+  int step_tokens = 128;
   bool prefix_cache = true;
 };
 

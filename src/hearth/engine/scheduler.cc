@@ -1,6 +1,7 @@
 #include "hearth/engine/scheduler.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <limits>
 
 namespace hearth::engine {
@@ -127,20 +128,50 @@ void Scheduler::Admit() {
   std::sort(waiting.begin(), waiting.end(),
             [](const Sequence* a, const Sequence* b) { return Precedes(*a, *b); });
   for (Sequence* seq : waiting) {
-    if (running_count_ >= options_.max_parallel || !TryAdmit(*seq)) break;
+    if (running_count_ >= options_.max_parallel) break;
+    const Admission admission = TryAdmit(*seq);
+    // A deferred sequence waits only for a running sequence's prefill, which always progresses
+    // (or is preempted, ending the wait), so passing over it cannot starve it; and once it is
+    // no longer deferred, it is again the head that later sequences cannot overtake.
+    if (admission == Admission::kNoRoom) break;
   }
 }
 
-bool Scheduler::TryAdmit(Sequence& seq) {
+bool Scheduler::PrefixBlockInFlight(const Sequence& seq, size_t block) const {
+  const size_t end = (block + 1) * static_cast<size_t>(pool_.block_tokens());
+  for (const auto& [id, other] : sequences_) {
+    if (!other->running || static_cast<size_t>(other->computed) >= end ||
+        other->tokens.size() < end) {
+      continue;
+    }
+    if (std::equal(seq.tokens.begin(), seq.tokens.begin() + static_cast<ptrdiff_t>(end),
+                   other->tokens.begin())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Scheduler::Admission Scheduler::TryAdmit(Sequence& seq) {
   const int bt = pool_.block_tokens();
   const auto token_count = static_cast<int64_t>(seq.tokens.size());
   const int64_t blocks_needed = (token_count + bt - 1) / bt;
   // At least the last token is always computed: it produces the logits to sample from.
+  const int64_t cacheable_blocks = (token_count - 1) / bt;
   std::vector<BlockId> matched;
-  if (options_.prefix_cache) matched = pool_.MatchPrefix(seq.tokens, (token_count - 1) / bt);
+  if (options_.prefix_cache) {
+    matched = pool_.MatchPrefix(seq.tokens, cacheable_blocks);
+    // Computing a block that another sequence is about to register would duplicate its work
+    // (and, for a burst of requests sharing a long prefix, multiply it by the burst size).
+    if (static_cast<int64_t>(matched.size()) < cacheable_blocks &&
+        PrefixBlockInFlight(seq, matched.size())) {
+      ++prefix_deferrals_;
+      return Admission::kDeferred;
+    }
+  }
   const int64_t cost =
       blocks_needed - static_cast<int64_t>(matched.size()) + pool_.CountCached(matched);
-  if (cost + running_count_ > pool_.available_blocks()) return false;
+  if (cost + running_count_ > pool_.available_blocks()) return Admission::kNoRoom;
 
   for (BlockId b : matched) pool_.Acquire(b);
   seq.blocks = matched;
@@ -160,7 +191,7 @@ bool Scheduler::TryAdmit(Sequence& seq) {
   }
   seq.running = true;
   ++running_count_;
-  return true;
+  return Admission::kAdmitted;
 }
 
 void Scheduler::ReleaseBlocks(Sequence& seq) {
@@ -268,7 +299,14 @@ bool Scheduler::Step() {
     plan.push_back({seq, 1, true});
     --budget;
   }
-  // Then prefill chunks, in precedence order, from what is left of the token budget.
+  // Then prefill chunks, in precedence order, from what is left of the token budget. While
+  // sequences decode, the step is kept to step_tokens so their next token is not held up by a
+  // long prefill chunk; at least one block of prefill still runs, so admissions progress even
+  // when the decodes alone fill the step.
+  const int decodes = options_.max_batch_tokens - budget;
+  if (decodes > 0 && options_.step_tokens > 0) {
+    budget = std::min(budget, std::max(options_.step_tokens - decodes, pool_.block_tokens()));
+  }
   for (Sequence* seq : running) {
     if (budget == 0) break;
     if (!seq->running) continue;

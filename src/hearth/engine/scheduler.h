@@ -7,10 +7,16 @@
 //      running set has room (max_parallel) and the pool can hold the sequence's tokens beyond
 //      its cached prefix (plus one spare block per running sequence, so a fresh admission does
 //      not immediately force a preemption). Admission stops at the first sequence that does not
-//      fit: a large request is never starved by smaller ones behind it;
-//   2. builds one batch of at most max_batch_tokens: every decoding sequence contributes its
-//      last token, then prefilling sequences contribute chunks of their uncomputed tokens
-//      (chunked prefill: a long prompt never stalls the others' decode);
+//      fit: a large request is never starved by smaller ones behind it. A sequence whose next
+//      uncached prompt block is being prefilled right now by a running sequence (same tokens
+//      from the start) is deferred instead: it is passed over until that block is registered,
+//      then admitted with it as a prefix hit, so concurrent requests sharing a prefix compute
+//      it once;
+//   2. builds one batch: every decoding sequence contributes its last token, then prefilling
+//      sequences contribute chunks of their uncomputed tokens (chunked prefill). The batch
+//      holds at most max_batch_tokens; while any sequence decodes it holds at most step_tokens
+//      (but always one block of prefill), which bounds the time between two tokens — a step
+//      costs about as much per token whether it holds 32 or 512, so small steps lose little;
 //      a decoding sequence that needs a new block and finds none preempts the running sequence
 //      of lowest priority, latest arrival (possibly itself): its blocks are released and it
 //      goes back to the waiting queue, to recompute prompt + generated tokens when readmitted;
@@ -46,7 +52,12 @@ class ForwardBackend {
 struct SchedulerOptions {
   int context_length = 0;
   int max_parallel = 16;
+  // Tokens per step when no sequence is decoding (prefill only).
   int max_batch_tokens = 512;
+  // Tokens per step while some sequence is decoding (its decodes plus prefill chunks), so that
+  // the time between two of its tokens stays about this many tokens of compute; 0 means
+  // max_batch_tokens. Prefill still gets at least one block per step so it never starves.
+  int step_tokens = 0;
   bool prefix_cache = true;
   // Tokens that end generation unless the request says ignore_eos.
   std::vector<int32_t> end_of_generation;
@@ -76,14 +87,20 @@ class Scheduler {
   bool Step();
   bool HasWork() const { return !sequences_.empty(); }
   EngineStats Stats() const;
+  // How many times admission passed over a sequence to wait for a prefix being prefilled.
+  uint64_t prefix_deferrals() const { return prefix_deferrals_; }
 
  private:
   struct Sequence;
   // Orders sequences by precedence: higher priority, then earlier arrival.
   static bool Precedes(const Sequence& a, const Sequence& b);
 
+  enum class Admission { kAdmitted, kDeferred, kNoRoom };
   void Admit();
-  bool TryAdmit(Sequence& seq);
+  Admission TryAdmit(Sequence& seq);
+  // True when a running sequence holds the same first (block + 1) * block_tokens tokens as
+  // `seq` and has not computed block `block` yet: waiting lets `seq` hit it in the cache.
+  bool PrefixBlockInFlight(const Sequence& seq, size_t block) const;
   // Makes sure `seq` has a block for position `seq.computed`; preempts others (or `seq`
   // itself) when the pool is empty. False when `seq` was preempted.
   bool EnsureDecodeBlock(Sequence& seq);
@@ -112,6 +129,7 @@ class Scheduler {
   uint64_t cached_prompt_tokens_ = 0;
   uint64_t generated_tokens_ = 0;
   uint64_t preemptions_ = 0;
+  uint64_t prefix_deferrals_ = 0;
 };
 
 }  // namespace hearth::engine

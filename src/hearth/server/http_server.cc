@@ -10,6 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -19,22 +21,35 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 
 #include "hearth/server/api_error.h"
+#include "hearth/server/tls_context.h"
 
 namespace hearth::server {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-class Connection;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What the server needs of a connection whatever its stream type.
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  // Shutdown: an idle connection closes now, a busy one after its current response.
+  virtual void Drain() = 0;
+};
 
 struct HttpServer::State {
   HttpServerOptions options;
@@ -45,8 +60,11 @@ struct HttpServer::State {
   std::atomic<bool> draining{false};
   std::mutex mutex;
   std::condition_variable idle_cv;
-  std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;
+  std::unordered_map<uint64_t, std::weak_ptr<ConnectionBase>> connections;
   uint64_t next_connection_id = 0;
+  // Set when the server speaks TLS. Outlives the io_context (declared before it) and so every
+  // connection's TLS stream.
+  std::unique_ptr<ssl::context> tls;
   // Declared after everything connections touch: destroying the io_context destroys pending
   // handlers and with them the last references to connections, whose destructors use the
   // members above. The acceptor and the work guard go first, the io_context after them.
@@ -69,19 +87,72 @@ std::string StatusLine(int status) {
 constexpr std::string_view kServerHeader = "Server: hearth\r\n";
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// A handler's channel: one request on one connection. The connection ignores calls that belong
+// to an older request.
+template <class Conn>
+class Exchange : public ResponseChannel {
+ public:
+  Exchange(std::shared_ptr<Conn> connection, uint64_t serial)
+      : connection_(std::move(connection)), serial_(serial) {}
+
+  void Post(std::function<void()> task) override { connection_->Post(std::move(task)); }
+  void Respond(int status, std::string_view content_type, std::string body,
+               const HeaderList& extra_headers) override {
+    connection_->Respond(serial_, status, content_type, std::move(body), extra_headers);
+  }
+  void BeginStream(int status, std::string_view content_type) override {
+    connection_->BeginStream(serial_, status, content_type);
+  }
+  void Write(std::string data) override { connection_->Write(serial_, std::move(data)); }
+  void EndStream() override { connection_->EndStream(serial_); }
+  void OnClientGone(std::function<void()> callback) override {
+    connection_->SetOnClientGone(serial_, std::move(callback));
+  }
+  bool client_gone() const override { return connection_->ClientGone(serial_); }
+  std::string remote_address() const override { return connection_->remote_address(); }
+
+ private:
+  std::shared_ptr<Conn> connection_;
+  uint64_t serial_;
+};
+
+// The peer's IP as text; an IPv4 client of a dual-stack listener as plain IPv4.
+std::string RemoteAddressOf(const tcp::socket& socket) {
+  beast::error_code ec;
+  const tcp::endpoint endpoint = socket.remote_endpoint(ec);
+  if (ec) return {};
+  asio::ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address.to_string();
+}
+
+// How long a TLS connection that the server closes waits for the client's close_notify. Ours is
+// written first; the wait only lets it leave before the socket closes, so it is short.
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+// Bytes one disconnect-watch read on a TLS stream may take (see WatchForDisconnect).
+constexpr size_t kWatchReadBytes = 4096;
+
 }  // namespace
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// One client connection over Stream: PlainStream, or TlsStream, which first completes a TLS
+// handshake and then behaves the same. Everything runs on the connection's strand.
+template <class Stream>
+class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
  public:
   using State = HttpServer::State;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  Connection(tcp::socket socket, State* state, bool rejected)
-      : stream_(std::move(socket)), state_(state), rejected_(rejected) {
+  template <class... StreamArgs>
+  Connection(State* state, bool rejected, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), state_(state), rejected_(rejected) {
+    remote_address_ = RemoteAddressOf(tcp_layer().socket());
     std::lock_guard lock(state_->mutex);
     id_ = state_->next_connection_id++;
   }
 
-  ~Connection() {
+  ~Connection() override {
     {
       std::lock_guard lock(state_->mutex);
       state_->connections.erase(id_);
@@ -93,23 +164,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Start() {
     {
       std::lock_guard lock(state_->mutex);
-      state_->connections[id_] = weak_from_this();
+      state_->connections[id_] = this->weak_from_this();
     }
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->rejected_) {
-        self->RejectOverLimit();
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Handshake();
       } else {
-        self->ReadHeader();
+        self->Begin();
       }
     });
   }
 
-  // Shutdown: an idle connection closes now, a busy one after its current response.
-  void Drain() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  void Drain() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       self->draining_ = true;
       self->keep_alive_ = false;
-      if (self->phase_ == Phase::kIdle) self->CloseNow();
+      switch (self->phase_) {
+        case Phase::kHandshake:
+        case Phase::kLingering:
+          return self->CloseNow();
+        case Phase::kIdle:
+          if constexpr (kTls) {
+            // The pending header read ends with operation_aborted, and OnReadError then says
+            // goodbye with close_notify (a TLS stream cannot be shut down while it is read).
+            beast::error_code ignored;
+            self->tcp_layer().socket().cancel(ignored);
+            return;
+          } else {
+            return self->CloseNow();
+          }
+        default:
+          return;
+      }
     });
   }
 
@@ -174,19 +260,52 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool ClientGone(uint64_t serial) const { return gone_ || serial != serial_; }
 
+  // Fixed at construction, so safe from any thread.
+  const std::string& remote_address() const { return remote_address_; }
+
  private:
-  enum class Phase { kIdle, kReadingBody, kResponding, kClosed };
+  // kLingering: discarding input after an error response; kClosing: TLS close_notify exchange.
+  enum class Phase { kHandshake, kIdle, kReadingBody, kResponding, kLingering, kClosing, kClosed };
+
+  // Timeouts, the socket and closing live on the TCP stream below any TLS.
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  // TLS only. The handshake shares the header timeout's budget, so a client that connects and
+  // stays silent costs no more than one that never sends a request line.
+  void Handshake() {
+    phase_ = Phase::kHandshake;
+    tcp_layer().expires_after(state_->options.header_timeout);
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        [self = this->shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) {
+      // A plain-HTTP client, a scanner, no common protocol version or cipher, or a timeout: it
+      // costs this connection only.
+      spdlog::debug("server: TLS handshake with {} failed: {}", remote_address_, ec.message());
+      return CloseNow();
+    }
+    Begin();
+  }
+
+  void Begin() {
+    if (rejected_) return RejectOverLimit();
+    ReadHeader();
+  }
 
   void ReadHeader() {
     phase_ = Phase::kIdle;
-    if (draining_ || state_->draining.load()) return CloseNow();
+    if (draining_ || state_->draining.load()) return CloseGracefully();
     parser_.emplace();
     parser_->header_limit(state_->options.max_header_bytes);
     parser_->body_limit(state_->options.max_body_bytes);
-    stream_.expires_after(state_->options.header_timeout);
+    tcp_layer().expires_after(state_->options.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -197,9 +316,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto expect = parser_->get()[http::field::expect];
     if (beast::iequals(expect, "100-continue") && !parser_->is_done()) {
       // curl and others wait for this before sending a large body.
-      stream_.expires_after(state_->options.write_timeout);
+      tcp_layer().expires_after(state_->options.write_timeout);
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
                           if (ec) return self->CloseNow();
                           self->ReadBody();
                         });
@@ -209,20 +328,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
-    stream_.expires_after(state_->options.body_timeout);
+    tcp_layer().expires_after(state_->options.body_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
     if (phase_ == Phase::kClosed) return;
     if (ec) return OnReadError(ec);
-    stream_.expires_never();
+    tcp_layer().expires_never();
     Dispatch();
   }
 
   void OnReadError(beast::error_code ec) {
+    // Draining cancelled the wait for the next request on an idle TLS connection.
+    if (ec == asio::error::operation_aborted && draining_ && phase_ == Phase::kIdle) {
+      return CloseGracefully();
+    }
     // Label the error response with the route when the request line got parsed (the target is
     // stored as soon as it is; a Content-Length over the limit fails before the header is done).
     target_ = parser_ ? std::string(parser_->get().target()) : std::string();
@@ -240,7 +363,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ec == asio::error::eof || ec == asio::error::connection_reset) {
       return CloseNow();  // idle timeout, slow sender, or the client left
     }
-    // Anything else is a malformed request; the stream cannot be trusted for another.
+    if (ec.category() != http::make_error_code(http::error::bad_method).category()) {
+      // The transport failed (a TLS alert, a record that does not decrypt, a truncated TLS
+      // stream): there is no channel left to answer on.
+      return CloseNow();
+    }
+    // A malformed request; the stream cannot be trusted for another.
     RespondAndClose(400, ApiError::BadRequest("malformed HTTP request: " + ec.message(), "",
                                               "bad_http_request"));
   }
@@ -264,15 +392,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  std::shared_ptr<ResponseChannel> MakeChannel();
+  std::shared_ptr<ResponseChannel> MakeChannel() {
+    return std::make_shared<Exchange<Connection>>(this->shared_from_this(), serial_);
+  }
 
-  // While a response is pending the connection is not read, so a readiness wait tells us when
-  // the client closes (EOF) or resets. Data instead (a pipelined request) is left for the
+  // While a response is pending the connection is not read for requests, so the watch tells
+  // when the client closes (EOF) or resets. Data instead (a pipelined request) is left for the
   // parser and ends the watch.
   void WatchForDisconnect() {
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this(), serial = serial_](
-                                    beast::error_code ec) { self->OnReadable(serial, ec); });
+    if constexpr (kTls) {
+      // A TLS close_notify is data on the socket, indistinguishable from a pipelined request
+      // without decrypting, so the watch is a real read on the TLS stream, into the request
+      // buffer, where pipelined bytes stay for the next parser. FinishResponse ends it.
+      watch_pending_ = true;
+      stream_.async_read_some(
+          buffer_.prepare(kWatchReadBytes),
+          [self = this->shared_from_this(), serial = serial_](beast::error_code ec, size_t n) {
+            self->OnWatchRead(serial, ec, n);
+          });
+    } else {
+      // A readiness wait: it leaves the bytes where they are.
+      tcp_layer().socket().async_wait(tcp::socket::wait_read,
+                                      [self = this->shared_from_this(), serial = serial_](
+                                          beast::error_code ec) { self->OnReadable(serial, ec); });
+    }
   }
 
   void OnReadable(uint64_t serial, beast::error_code ec) {
@@ -282,11 +425,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     char byte = 0;
-    const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n =
+        ::recv(tcp_layer().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       return Fail();
     }
     if (n < 0) WatchForDisconnect();  // spurious wakeup
+  }
+
+  void OnWatchRead(uint64_t serial, beast::error_code ec, size_t bytes) {
+    watch_pending_ = false;
+    if (!ec) buffer_.commit(bytes);
+    if (phase_ == Phase::kClosed) return;
+    if (resume_after_watch_) {
+      // The response is complete and FinishResponse cancelled the watch to go on.
+      resume_after_watch_ = false;
+      if (ec && ec != asio::error::operation_aborted) return CloseNow();  // the client left
+      return FinishResponse();
+    }
+    if (serial != serial_ || phase_ != Phase::kResponding || response_done_) return;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) Fail();
+      return;
+    }
+    // Bytes of a pipelined request: the client is still there.
   }
 
   void RejectOverLimit() {
@@ -321,10 +483,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_ = true;
     in_flight_.swap(out_);
     out_.clear();
-    stream_.expires_after(state_->options.write_timeout);
+    tcp_layer().expires_after(state_->options.write_timeout);
     asio::async_write(
         stream_, asio::buffer(in_flight_),
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -333,37 +495,62 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (phase_ == Phase::kClosed) return;
     // Without this an expired timer would fail the next operation, e.g. a chunk written after a
     // long wait for the first token.
-    stream_.expires_never();
+    tcp_layer().expires_never();
     if (ec) return Fail();
     if (!out_.empty()) return DoWrite();
     if (response_done_) FinishResponse();
   }
 
   void FinishResponse() {
+    if constexpr (kTls) {
+      if (watch_pending_) {
+        // Whatever comes next reads from or shuts down the TLS stream, which the watch is
+        // reading: end the watch first; OnWatchRead comes back here.
+        resume_after_watch_ = true;
+        beast::error_code ignored;
+        tcp_layer().socket().cancel(ignored);
+        return;
+      }
+    }
     if (close_after_response_) return LingerClose();
     if (keep_alive_ && !draining_) return ReadHeader();
-    CloseNow();
+    CloseGracefully();
   }
 
   // After an error response the client may still be sending (an oversized body): closing with
   // unread data would reset the connection and could destroy the response before the client
-  // reads it. Half-close, discard what arrives for a moment, then close.
+  // reads it. Half-close, discard what arrives for a moment, then close. On TLS the discarding
+  // happens below the encryption: those bytes are never looked at.
   void LingerClose() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    phase_ = Phase::kIdle;
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kLingering;
     linger_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     DiscardInput();
   }
 
   void DiscardInput() {
     if (std::chrono::steady_clock::now() >= linger_deadline_) return CloseNow();
-    stream_.expires_at(linger_deadline_);
-    stream_.async_read_some(asio::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->CloseNow();
-                              self->DiscardInput();
-                            });
+    tcp_layer().expires_at(linger_deadline_);
+    tcp_layer().async_read_some(asio::buffer(discard_),
+                                [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                  if (ec) return self->CloseNow();
+                                  self->DiscardInput();
+                                });
+  }
+
+  // Closes a connection that is between requests or past a complete response. TLS first sends
+  // close_notify, so that the client can tell the end of the connection from a truncation.
+  void CloseGracefully() {
+    if constexpr (kTls) {
+      if (phase_ == Phase::kClosed || phase_ == Phase::kClosing) return;
+      phase_ = Phase::kClosing;
+      tcp_layer().expires_after(kTlsShutdownTimeout);
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->CloseNow(); });
+    } else {
+      CloseNow();
+    }
   }
 
   // The client is gone or unresponsive: tell the handler, then close.
@@ -383,16 +570,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_layer().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   State* state_;
   uint64_t id_ = 0;
   bool rejected_ = false;
+  std::string remote_address_;
   Phase phase_ = Phase::kIdle;
   uint64_t serial_ = 0;
   std::string target_;
@@ -403,47 +591,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_response_ = false;
   bool writing_ = false;
   bool gone_ = false;
+  // TLS: the disconnect watch's read is in flight / FinishResponse waits for it to end.
+  bool watch_pending_ = false;
+  bool resume_after_watch_ = false;
   std::string out_;
   std::string in_flight_;
   std::function<void()> on_gone_;
   std::chrono::steady_clock::time_point linger_deadline_;
   std::array<char, 4096> discard_{};
-
-  friend class Exchange;
 };
-
-namespace {
-
-class Exchange : public ResponseChannel {
- public:
-  Exchange(std::shared_ptr<Connection> connection, uint64_t serial)
-      : connection_(std::move(connection)), serial_(serial) {}
-
-  void Post(std::function<void()> task) override { connection_->Post(std::move(task)); }
-  void Respond(int status, std::string_view content_type, std::string body,
-               const HeaderList& extra_headers) override {
-    connection_->Respond(serial_, status, content_type, std::move(body), extra_headers);
-  }
-  void BeginStream(int status, std::string_view content_type) override {
-    connection_->BeginStream(serial_, status, content_type);
-  }
-  void Write(std::string data) override { connection_->Write(serial_, std::move(data)); }
-  void EndStream() override { connection_->EndStream(serial_); }
-  void OnClientGone(std::function<void()> callback) override {
-    connection_->SetOnClientGone(serial_, std::move(callback));
-  }
-  bool client_gone() const override { return connection_->ClientGone(serial_); }
-
- private:
-  std::shared_ptr<Connection> connection_;
-  uint64_t serial_;
-};
-
-}  // namespace
-
-std::shared_ptr<ResponseChannel> Connection::MakeChannel() {
-  return std::make_shared<Exchange>(shared_from_this(), serial_);
-}
 
 namespace {
 
@@ -477,7 +633,12 @@ void Accept(HttpServer::State* state) {
             return;
           }
         }
-        std::make_shared<Connection>(std::move(socket), state, reject)->Start();
+        if (state->tls) {
+          std::make_shared<Connection<TlsStream>>(state, reject, std::move(socket), *state->tls)
+              ->Start();
+        } else {
+          std::make_shared<Connection<PlainStream>>(state, reject, std::move(socket))->Start();
+        }
         Accept(state);
       });
 }
@@ -494,6 +655,15 @@ HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler, Server
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("TLS needs both a certificate file and a key file; only the {} was given",
+                    options_.tls_cert_file.empty() ? "key" : "certificate"));
+  }
+  if (!options_.tls_cert_file.empty()) {
+    HEARTH_ASSIGN_OR_RETURN(state_->tls,
+                            MakeServerTlsContext(options_.tls_cert_file, options_.tls_key_file));
+  }
   beast::error_code ec;
   tcp::resolver resolver(state_->ioc);
   auto endpoints =
@@ -546,7 +716,7 @@ void HttpServer::StopAccepting() {
     closed.set_value();
   });
   if (!threads_.empty()) closed.get_future().wait();
-  std::vector<std::shared_ptr<Connection>> open;
+  std::vector<std::shared_ptr<ConnectionBase>> open;
   {
     std::lock_guard lock(state->mutex);
     for (auto& [id, weak] : state->connections) {

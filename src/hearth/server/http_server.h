@@ -9,6 +9,10 @@
 //
 // Responses are either whole (Respond) or streamed with chunked transfer encoding (BeginStream,
 // Write..., EndStream); keep-alive connections then read the next request.
+//
+// Given a certificate and key the server speaks HTTPS only (policy in tls_context.h): every
+// connection first completes a TLS handshake within the header timeout, then behaves exactly as
+// a plain one. A failed handshake (a plain-HTTP client, say) closes that connection only.
 #pragma once
 
 #include <atomic>
@@ -44,6 +48,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_timeout{60'000};
   // One write may not take longer (a client that stops reading a stream is dropped).
   std::chrono::milliseconds write_timeout{60'000};
+  // PEM files; both or neither. When set, the server accepts TLS connections only and Start()
+  // fails if a file is missing, unreadable, not PEM, or the key does not match the certificate.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // One request's way back to its client. All methods must run on the connection's strand: the
@@ -61,6 +69,9 @@ class ResponseChannel {
   // Runs once, on the strand, if the client disconnects before the response is complete.
   virtual void OnClientGone(std::function<void()> callback) = 0;
   virtual bool client_gone() const = 0;
+  // The client's IP address as text ("127.0.0.1", "2001:db8::1"; an IPv4 client of a dual-stack
+  // listener shows as IPv4), for logs and audit records. Empty if unknown.
+  virtual std::string remote_address() const { return {}; }
 };
 
 using RequestHandler =
@@ -75,7 +86,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts the I/O threads.
+  // Loads the TLS certificate and key (when configured), binds, listens and starts the I/O
+  // threads.
   Status Start();
   uint16_t port() const { return port_; }
 

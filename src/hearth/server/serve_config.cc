@@ -23,7 +23,7 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
   ServeOptions options;
   const std::string& model = config.GetString("engine.model");
   if (model.empty()) {
-    return Status::InvalidArgument("a model is required: hearth serve --model FILE");
+    return Status::InvalidArgument("a model is required: hearth engine --model FILE");
   }
   if (!std::filesystem::is_regular_file(model)) {
     return Status::NotFound(fmt::format("model file '{}' does not exist", model));
@@ -38,12 +38,20 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
   }
   HEARTH_ASSIGN_OR_RETURN(options.engine.max_parallel,
                           IntInRange(config, "engine.parallel", 1, 4096));
+  HEARTH_ASSIGN_OR_RETURN(options.engine.step_tokens,
+                          IntInRange(config, "engine.step_tokens", 0, 1 << 16));
   options.engine.kv_budget_bytes = config.GetBytes("engine.kv_budget");
   options.engine.prefix_cache = config.GetBool("engine.prefix_cache");
 
   options.http.host = config.GetString("server.host");
   HEARTH_ASSIGN_OR_RETURN(const int port, IntInRange(config, "server.port", 0, 65535));
   options.http.port = static_cast<uint16_t>(port);
+  options.http.tls_cert_file = config.GetString("server.tls_cert");
+  options.http.tls_key_file = config.GetString("server.tls_key");
+  if (options.http.tls_cert_file.empty() != options.http.tls_key_file.empty()) {
+    return Status::InvalidArgument(
+        "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
+  }
   HEARTH_ASSIGN_OR_RETURN(options.http.max_connections,
                           IntInRange(config, "server.max_connections", 1, 1 << 20));
   options.http.max_body_bytes = config.GetBytes("server.max_body");

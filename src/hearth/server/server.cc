@@ -68,8 +68,9 @@ int RunServer(const ServeOptions& options) {
     std::fprintf(stderr, "hearth: %s\n", server.status().message().c_str());
     return 1;
   }
-  spdlog::info("server: serving '{}' on http://{}:{} (OpenAI-compatible API under /v1)",
-               (*server)->model_name(), options.http.host, (*server)->port());
+  spdlog::info("server: serving '{}' on {}://{}:{} (OpenAI-compatible API under /v1)",
+               (*server)->model_name(), options.http.tls_cert_file.empty() ? "http" : "https",
+               options.http.host, (*server)->port());
   ShutdownSignal::Wait();
   spdlog::info("server: shutting down (draining for up to {} ms; signal again to exit now)",
                options.drain_timeout.count());

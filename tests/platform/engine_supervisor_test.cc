@@ -1,0 +1,341 @@
+// EngineSupervisor with real processes: the built `hearth` binary serving a tiny synthetic
+// model, and small shell scripts where an engine must misbehave.
+#include "hearth/platform/engine_supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "hearth/base/file_util.h"
+#include "hearth/gguf/synth.h"
+#include "hearth/platform/engine_probe.h"
+#include "support/fixtures.h"
+
+namespace hearth::platform {
+namespace {
+
+using namespace std::chrono_literals;
+using hearth::testing::HearthBinary;
+using hearth::testing::TempDir;
+
+// Collects the supervisor's reports and lets the test wait for one.
+class Recorder {
+ public:
+  void operator()(const EngineReport& report) {
+    {
+      std::lock_guard lock(mutex_);
+      reports_.push_back(report);
+    }
+    changed_.notify_all();
+  }
+  // Waits for a report (after the first `skip`) that satisfies `match`; returns its index.
+  template <typename Match>
+  std::optional<size_t> WaitFor(Match match, size_t skip = 0,
+                                std::chrono::milliseconds timeout = 20s) {
+    std::unique_lock lock(mutex_);
+    std::optional<size_t> found;
+    changed_.wait_for(lock, timeout, [&] {
+      for (size_t i = skip; i < reports_.size(); ++i) {
+        if (match(reports_[i])) {
+          found = i;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  std::vector<EngineReport> reports() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<EngineReport> reports_;
+};
+
+auto InState(EngineState state) {
+  return [state](const EngineReport& r) { return r.state == state; };
+}
+
+bool ProcessGone(int64_t pid) {
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+SupervisionTimings FastTimings() {
+  SupervisionTimings t;
+  t.load_timeout = 20s;
+  t.health_poll = 20ms;
+  t.probe_timeout = 1s;
+  t.exit_poll = 20ms;
+  t.stop_grace = 5s;
+  t.backoff_initial = 50ms;
+  t.backoff_max = 200ms;
+  t.backoff_reset_after = 60s;
+  return t;
+}
+
+class EngineSupervisorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    gguf::SynthOptions options;
+    options.shape = gguf::ShapePreset("tiny", "llama").value();
+    ASSERT_TRUE(gguf::SynthesizeModel(*dir_ / "tiny.gguf", options).ok());
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (!std::filesystem::exists(HearthBinary())) GTEST_SKIP() << "hearth binary not built";
+  }
+
+  EngineLaunch Launch(const std::string& name) const {
+    EngineLaunch launch;
+    launch.binary = HearthBinary();
+    launch.data_dir = data_.path();
+    launch.model_path = *dir_ / "tiny.gguf";
+    launch.ctx = 256;
+    launch.parallel = 2;
+    launch.kv_budget_bytes = 1 << 20;
+    launch.threads = 1;
+    launch.log_path = data_.path() / "logs" / (name + ".log");
+    return launch;
+  }
+
+  // A shell script standing in for the binary.
+  std::filesystem::path Script(const std::string& name, const std::string& body) const {
+    const auto path = data_.path() / name;
+    std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    return path;
+  }
+
+  static TempDir* dir_;
+  TempDir data_;
+};
+TempDir* EngineSupervisorTest::dir_ = nullptr;
+
+TEST(EngineCommandLineTest, HasTheEngineFlags) {
+  EngineLaunch launch;
+  launch.binary = "/opt/hearth";
+  launch.data_dir = "/var/hearth";
+  launch.model_path = "/m/a.gguf";
+  launch.ctx = 512;
+  launch.parallel = 4;
+  EXPECT_EQ(EngineCommandLine(launch, 9000),
+            (std::vector<std::string>{"/opt/hearth", "--data-dir", "/var/hearth", "engine",
+                                      "--model", "/m/a.gguf", "--host", "127.0.0.1", "--port",
+                                      "9000", "--ctx", "512", "--parallel", "4"}));
+  launch.kv_budget_bytes = 1234;
+  launch.threads = 3;
+  launch.data_dir.clear();
+  EXPECT_EQ(EngineCommandLine(launch, 1),
+            (std::vector<std::string>{"/opt/hearth", "engine", "--model", "/m/a.gguf", "--host",
+                                      "127.0.0.1", "--port", "1", "--ctx", "512", "--parallel",
+                                      "4", "--kv-budget", "1234", "--threads", "3"}));
+}
+
+TEST(RestartBackoffTest, DoublesUpToTheCap) {
+  SupervisionTimings t;  // 1 s initial, 60 s cap
+  const std::vector<int64_t> expected = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(RestartBackoff(t, static_cast<int>(i + 1)).count(), expected[i]) << i + 1;
+  }
+  EXPECT_EQ(RestartBackoff(t, 1000).count(), 60000);
+}
+
+TEST(DescribeWaitStatusTest, ExitAndSignal) {
+  EXPECT_EQ(DescribeWaitStatus(3 << 8), "exit status 3");
+  EXPECT_EQ(DescribeWaitStatus(SIGKILL), "killed by signal 9 (Killed)");
+}
+
+TEST(PickFreeLoopbackPortTest, ReturnsABindablePort) {
+  auto port = PickFreeLoopbackPort();
+  ASSERT_TRUE(port.ok());
+  EXPECT_GT(*port, 0);
+}
+
+TEST_F(EngineSupervisorTest, StartsServesRestartsAfterKillAndStops) {
+  Recorder recorder;
+  EngineSupervisor supervisor(Launch("chat-1"), FastTimings(), std::ref(recorder));
+  supervisor.Start();
+  auto ready = recorder.WaitFor(InState(EngineState::kReady));
+  ASSERT_TRUE(ready.has_value()) << "engine never became ready";
+  const EngineReport first = recorder.reports()[*ready];
+  ASSERT_EQ(recorder.reports().front().state, EngineState::kLoading);
+  EXPECT_EQ(recorder.reports().front().event, EngineReport::Event::kStateChange);
+  EXPECT_GT(first.pid, 0);
+  EXPECT_GT(first.port, 0);
+  EXPECT_EQ(first.restarts, 0);
+  EXPECT_TRUE(IsEngineProcess(first.pid));
+  EXPECT_EQ(getpgid(static_cast<pid_t>(first.pid)), first.pid);  // its own process group
+
+  // The replica serves the OpenAI API.
+  auto models = LoopbackGet(first.port, "/v1/models", 2s);
+  ASSERT_TRUE(models.ok()) << models.status().ToString();
+  EXPECT_EQ(models->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(models->body)["data"][0]["id"], "tiny-llama");
+  // Its output goes to the log file.
+  EXPECT_NE(ReadFileToString(data_.path() / "logs" / "chat-1.log").value_or("").find("serving"),
+            std::string::npos);
+
+  // kill -9: a failure with the signal, restarts 1, then a new process that becomes ready.
+  ASSERT_EQ(kill(static_cast<pid_t>(first.pid), SIGKILL), 0);
+  auto failure = recorder.WaitFor(InState(EngineState::kFailed), *ready);
+  ASSERT_TRUE(failure.has_value());
+  const EngineReport crashed = recorder.reports()[*failure];
+  EXPECT_EQ(crashed.event, EngineReport::Event::kFailure);
+  EXPECT_EQ(crashed.restarts, 1);
+  EXPECT_NE(crashed.last_error.find("killed by signal 9"), std::string::npos) << crashed.last_error;
+  EXPECT_EQ(crashed.pid, 0);
+  auto restart = recorder.WaitFor(
+      [](const EngineReport& r) { return r.event == EngineReport::Event::kRestart; }, *failure);
+  ASSERT_TRUE(restart.has_value());
+  auto ready_again = recorder.WaitFor(InState(EngineState::kReady), *restart);
+  ASSERT_TRUE(ready_again.has_value());
+  const EngineReport second = recorder.reports()[*ready_again];
+  EXPECT_NE(second.pid, first.pid);
+  EXPECT_EQ(second.restarts, 1);
+  EXPECT_EQ(second.last_error, crashed.last_error);  // history is kept after recovery
+  EXPECT_TRUE(EngineHealthy(second.port, 2s));
+
+  supervisor.RequestStop();
+  supervisor.Join();
+  EXPECT_EQ(recorder.reports().back().state, EngineState::kStopped);
+  EXPECT_EQ(recorder.reports().back().pid, 0);
+  EXPECT_TRUE(ProcessGone(second.pid));
+  EXPECT_FALSE(EngineHealthy(second.port, 500ms));
+}
+
+TEST_F(EngineSupervisorTest, EngineThatFailsToLoadIsRetriedWithBackoff) {
+  EngineLaunch launch = Launch("broken-1");
+  launch.model_path = data_.path() / "no-such-model.gguf";
+  Recorder recorder;
+  EngineSupervisor supervisor(launch, FastTimings(), std::ref(recorder));
+  supervisor.Start();
+  auto third = recorder.WaitFor([](const EngineReport& r) { return r.restarts >= 3; });
+  ASSERT_TRUE(third.has_value());
+  const EngineReport failed = recorder.reports()[*third];
+  EXPECT_EQ(failed.state, EngineState::kFailed);
+  EXPECT_NE(failed.last_error.find("exit status 2 while loading"), std::string::npos)
+      << failed.last_error;
+  supervisor.RequestStop();
+  supervisor.Join();
+  EXPECT_EQ(supervisor.Current().state, EngineState::kStopped);
+}
+
+TEST_F(EngineSupervisorTest, LoadTimeoutKillsTheProcess) {
+  EngineLaunch launch = Launch("slow-1");
+  launch.binary = Script("never-ready.sh", "exec sleep 30");
+  SupervisionTimings timings = FastTimings();
+  timings.load_timeout = 300ms;
+  timings.backoff_initial = 10s;  // one attempt is enough
+  Recorder recorder;
+  EngineSupervisor supervisor(launch, timings, std::ref(recorder));
+  supervisor.Start();
+  auto loading = recorder.WaitFor(InState(EngineState::kLoading));
+  ASSERT_TRUE(loading.has_value());
+  const int64_t pid = recorder.reports()[*loading].pid;
+  auto failed = recorder.WaitFor(InState(EngineState::kFailed));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_NE(recorder.reports()[*failed].last_error.find("did not become ready within 0.3 s"),
+            std::string::npos);
+  EXPECT_TRUE(ProcessGone(pid));
+  // A stop during the backoff ends at once.
+  const auto before = std::chrono::steady_clock::now();
+  supervisor.RequestStop();
+  supervisor.Join();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);
+  EXPECT_EQ(recorder.reports().back().state, EngineState::kStopped);
+}
+
+TEST_F(EngineSupervisorTest, StopEscalatesToSigkillAfterTheGrace) {
+  EngineLaunch launch = Launch("stubborn-1");
+  launch.binary = Script("ignores-term.sh", "trap '' TERM\nexec sleep 30");
+  SupervisionTimings timings = FastTimings();
+  timings.stop_grace = 300ms;
+  Recorder recorder;
+  EngineSupervisor supervisor(launch, timings, std::ref(recorder));
+  supervisor.Start();
+  auto loading = recorder.WaitFor(InState(EngineState::kLoading));
+  ASSERT_TRUE(loading.has_value());
+  const int64_t pid = recorder.reports()[*loading].pid;
+  std::this_thread::sleep_for(100ms);  // let the script install its trap
+  supervisor.RequestStop();
+  supervisor.Join();
+  EXPECT_EQ(recorder.reports().back().state, EngineState::kStopped);
+  EXPECT_TRUE(ProcessGone(pid));
+}
+
+TEST_F(EngineSupervisorTest, MissingBinaryIsAFailureNamingIt) {
+  EngineLaunch launch = Launch("nobin-1");
+  launch.binary = data_.path() / "no-such-hearth";
+  Recorder recorder;
+  EngineSupervisor supervisor(launch, FastTimings(), std::ref(recorder));
+  supervisor.Start();
+  auto failed = recorder.WaitFor(InState(EngineState::kFailed));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_NE(recorder.reports()[*failed].last_error.find("cannot run"), std::string::npos);
+  EXPECT_NE(recorder.reports()[*failed].last_error.find("no-such-hearth"), std::string::npos);
+}
+
+TEST_F(EngineSupervisorTest, DetachedEngineIsAdoptedByAnotherSupervisor) {
+  Recorder first_recorder;
+  auto first = std::make_unique<EngineSupervisor>(Launch("adopt-1"), FastTimings(),
+                                                  std::ref(first_recorder));
+  first->Start();
+  auto ready = first_recorder.WaitFor(InState(EngineState::kReady));
+  ASSERT_TRUE(ready.has_value());
+  const EngineReport running = first_recorder.reports()[*ready];
+  first->Detach();
+  first.reset();  // the destructor's stop is ignored after a detach
+  ASSERT_TRUE(EngineHealthy(running.port, 2s));
+
+  Recorder recorder;
+  EngineSupervisor adopter(Launch("adopt-1"), FastTimings(), std::ref(recorder), 4, "earlier");
+  adopter.Adopt(running.pid, running.port);
+  auto adopted = recorder.WaitFor(InState(EngineState::kReady));
+  ASSERT_TRUE(adopted.has_value());
+  EXPECT_EQ(recorder.reports()[*adopted].pid, running.pid);
+  EXPECT_EQ(recorder.reports()[*adopted].restarts, 4);
+  EXPECT_EQ(recorder.reports()[*adopted].last_error, "earlier");
+  adopter.RequestStop();
+  adopter.Join();
+  EXPECT_TRUE(ProcessGone(running.pid));
+}
+
+TEST(IsEngineProcessTest, ChecksTheCommandLine) {
+  EXPECT_FALSE(IsEngineProcess(getpid()));  // the test binary has no "engine" argument
+  EXPECT_FALSE(IsEngineProcess(0));
+  EXPECT_FALSE(IsEngineProcess(1 << 30));
+  const pid_t child = fork();
+  if (child == 0) {
+    setpgid(0, 0);
+    // "engine" is $0 of the script; "; true" keeps the shell from exec'ing sleep in its place.
+    execl("/bin/sh", "sh", "-c", "sleep 30; true", "engine", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(child, 0);
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    seen = IsEngineProcess(child);
+    if (!seen) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(seen);
+  kill(-child, SIGKILL);
+  int status;
+  waitpid(child, &status, 0);
+  EXPECT_FALSE(IsEngineProcess(child));
+}
+
+}  // namespace
+}  // namespace hearth::platform
