@@ -6,6 +6,7 @@
 // prompt processing (many tokens per call) cheaper per token than decode.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "hearth/kernels/dispatch.h"
 #include "hearth/kernels/isa.h"
@@ -100,7 +101,8 @@ HEARTH_AVX2 void DotFloatN(int64_t k, const void* w, const void* act, size_t str
 //   Q4_1: q = nibble, w = d q + m    Q5_1: q = 5-bit value, w = d q + m
 // Signed quants go through maddubs as |q| with the sign moved onto the activations (one
 // vpsignb per row and token, the same cost as subtracting an offset afterwards, and no offset
-// vectors competing for the 16 registers); Q4_1/Q5_1 add m * s_a per block.
+// vectors competing for the 16 registers); Q4_1/Q5_1 add m * s_a per block. Q5_0's dot kernels
+// take the unsigned 5-bit value instead (FormatQ5_0Offset16), with the same integer lanes.
 
 // 32 bytes, 0xFF where bit i of `bits` is set (lane i <-> bit i).
 HEARTH_AVX2 inline __m256i SpreadBits(uint32_t bits) {
@@ -111,10 +113,12 @@ HEARTH_AVX2 inline __m256i SpreadBits(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
 }
 
-// Low nibbles are weights 0..15, high nibbles 16..31.
+// Low nibbles are weights 0..15, high nibbles 16..31. (One broadcast load and one variable
+// shift of the upper half: a uop less than shifting a copy and inserting it.)
 HEARTH_AVX2 inline __m256i Nibbles(const uint8_t* qs) {
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+  const __m256i packed =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi64(packed, _mm256_setr_epi64x(0, 0, 4, 4)),
                           _mm256_set1_epi8(0x0F));
 }
 
@@ -152,6 +156,19 @@ struct FormatQ5_0 {
   HEARTH_AVX2 static __m256i Quants(const Block& b) {
     return _mm256_or_si256(Nibbles(b.qs), _mm256_andnot_si256(SpreadBits(HighBits32(b.qh)),
                                                               _mm256_set1_epi8(-16)));
+  }
+};
+// Q5_0 for the dot kernels: the 5-bit value u = q + 16 (0..31) as an unsigned byte, so maddubs
+// takes it directly and the -16 comes off each 16-bit pair sum as 16 * (the pair's activation
+// sum), shared by every row of a tile. Integer sums are exact, so every 32-bit lane ends up
+// holding the same value as FormatQ5_0's sign-trick dot, and Dot32Offset16 accumulates them in
+// Dot32's float order: the results are bit-identical (the panels rely on that).
+struct FormatQ5_0Offset16 {
+  using Block = gguf::BlockQ5_0;
+  static constexpr bool kSigned = false, kHasMin = false, kBlockSum = false;
+  HEARTH_AVX2 static __m256i Quants(const Block& b) {
+    return _mm256_or_si256(Nibbles(b.qs), _mm256_and_si256(SpreadBits(HighBits32(b.qh)),
+                                                           _mm256_set1_epi8(0x10)));
   }
 };
 struct FormatQ4_1 {
@@ -235,6 +252,59 @@ HEARTH_AVX2 void Dot32(int64_t k, const void* w, size_t w_stride, const void* ac
   for (int r = 0; r < NR; ++r) {
 #pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) out[r * kMaxTokens + t] = HorizontalSum(acc[r * NT + t]) + min_acc[r * NT + t];
+  }
+}
+
+// Dot32's arithmetic for FormatQ5_0Offset16: lane i of a block's integer dot is
+// sum(u * y) - 16 * sum(y) over the lane's four weights, which is exactly sum(q * y).
+template <typename F, int NR, int NT>
+HEARTH_AVX2 void Dot32Offset16(int64_t k, const void* w, size_t w_stride, const void* act,
+                               size_t stride, float* out) {
+  static_assert(!F::kSigned && !F::kHasMin && !F::kBlockSum, "unsigned quants, offset 16");
+  using Block = typename F::Block;
+  const Block* wb[NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+    wb[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + w_stride * r);
+  }
+  const ActQ8* a[NT];
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; ++t) a[t] = ActRow<ActQ8>(act, stride, t);
+  __m256 acc[NR * NT];
+#pragma GCC unroll 16
+  for (int i = 0; i < NR * NT; ++i) acc[i] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  for (int64_t b = 0; b < k / 32; ++b) {
+    // 16 * (pair sums of the activations), per token: |16 * 2 * 128| fits 16 bits, and so does
+    // every difference below (|u * y| pair sums are at most 2 * 31 * 128).
+    __m256i offset[NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) {
+      offset[t] = _mm256_maddubs_epi16(
+          sixteen, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs)));
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const __m256i u = F::Quants(wb[r][b]);
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(wb[r][b].d));
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) {
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+        const __m256i dot =
+            _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u, y), offset[t]), ones);
+        acc[r * NT + t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(&a[t][b].d)),
+                                          _mm256_cvtepi32_ps(dot), acc[r * NT + t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) {
+      // "+ 0.0f" as Dot32 adds its (zero) min sum: -0 becomes +0 the same way.
+      out[r * kMaxTokens + t] = HorizontalSum(acc[r * NT + t]) + 0.0f;
+    }
   }
 }
 
@@ -327,6 +397,8 @@ HEARTH_AVX2 void Dot32Any(int64_t k, const void* w, size_t w_stride, const void*
                           size_t stride, float* out) {
   if constexpr (F::kBlockSum) {
     Dot32BlockSum<F, NR, NT>(k, w, w_stride, act, stride, out);
+  } else if constexpr (std::is_same_v<F, FormatQ5_0Offset16>) {
+    Dot32Offset16<F, NR, NT>(k, w, w_stride, act, stride, out);
   } else {
     Dot32<F, NR, NT>(k, w, w_stride, act, stride, out);
   }
@@ -460,15 +532,41 @@ HEARTH_AVX2 void PanelGemm(int64_t k, const int8_t* w, const float* ws, const in
 
 // ---- K-quants against Q8_K activation blocks ----
 
-// Per sub-block scale and min of a Q4_K/Q5_K super-block, as 16-bit lanes with each value
-// repeated for the two 16-weight halves its sub-block covers (lane 2j and 2j+1 hold entry j),
-// so one madd against the activation bsums yields the per-sub-block min terms.
-HEARTH_AVX2 inline void KScales(const uint8_t* packed, uint8_t scales[8], __m256i* mins_pairs) {
-  uint8_t mins[8];
-  for (int j = 0; j < 8; ++j) UnpackKScale(packed, j, &scales[j], &mins[j]);
-  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins));
-  const __m128i m16 = _mm_cvtepu8_epi16(m8);  // 8 lanes
+// Per sub-block scale and min of a Q4_K/Q5_K super-block as 16-bit lanes: the scales in lanes
+// 0-7 of both 128-bit halves (for BroadcastLane16), the mins with each value repeated for
+// the two 16-weight halves its sub-block covers (lane 2j and 2j+1 hold entry j), so one madd
+// against the activation bsums yields the per-sub-block min terms.
+HEARTH_AVX2 inline void KScales(const uint8_t* packed, __m256i* scales16, __m256i* mins_pairs) {
+  uint64_t scales, mins;
+  UnpackKScales(packed, &scales, &mins);
+  *scales16 = _mm256_broadcastsi128_si256(
+      _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
+  const __m128i m16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins)));
   *mins_pairs = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
+}
+
+// Every 16-bit lane set to lane `lane` (0-7) of each 128-bit half of v: one byte shuffle (its
+// control a constant once the loops are unrolled) instead of moving a scalar scale into a
+// vector and broadcasting it.
+HEARTH_AVX2 inline __m256i BroadcastLane16(__m256i v, int lane) {
+  const int pick = (2 * lane) | ((2 * lane + 1) << 8);
+  return _mm256_shuffle_epi8(v, _mm256_set1_epi16(static_cast<int16_t>(pick)));
+}
+
+// The same with lane `low` of the low 128-bit half in the low half and lane `high` of the high
+// half in the high half (the byte shuffle works on each half with its own control).
+HEARTH_AVX2 inline __m256i BroadcastLanes16(__m256i v, int low, int high) {
+  const int pick_low = (2 * low) | ((2 * low + 1) << 8);
+  const int pick_high = (2 * high) | ((2 * high + 1) << 8);
+  return _mm256_shuffle_epi8(v, _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(pick_high)),
+                                                 _mm_set1_epi16(static_cast<int16_t>(pick_low))));
+}
+
+// 16 in every byte of v whose bit `bit` is set, 0 elsewhere: the bit shifted into place (16-bit
+// shifts; what crosses into the neighbouring byte is masked off).
+HEARTH_AVX2 inline __m256i BitToSixteen(__m256i v, int bit) {
+  const __m256i moved = bit <= 4 ? _mm256_slli_epi16(v, 4 - bit) : _mm256_srli_epi16(v, bit - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(16));
 }
 
 template <int NT, bool kQ5>
@@ -486,9 +584,8 @@ HEARTH_AVX2 void DotQ45KN(int64_t k, const void* w, const void* act, size_t stri
   }
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < k / kQkK; ++b) {
-    uint8_t scales[8];
-    __m256i mins_pairs;
-    KScales(wb[b].scales, scales, &mins_pairs);
+    __m256i scales16, mins_pairs;
+    KScales(wb[b].scales, &scales16, &mins_pairs);
     const float d = HalfToFloat(wb[b].d);
     const float dmin = HalfToFloat(wb[b].dmin);
     __m256i high_bits = _mm256_setzero_si256();
@@ -497,6 +594,7 @@ HEARTH_AVX2 void DotQ45KN(int64_t k, const void* w, const void* act, size_t stri
     }
     __m256i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
     for (int chunk = 0; chunk < 4; ++chunk) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs + 32 * chunk));
       __m256i lo = _mm256_and_si256(packed, low_mask);
@@ -504,14 +602,11 @@ HEARTH_AVX2 void DotQ45KN(int64_t k, const void* w, const void* act, size_t stri
       if constexpr (kQ5) {
         // Bit (2*chunk) of qh[l] is the fifth bit of the low-nibble weight l, bit (2*chunk+1)
         // that of the high-nibble one.
-        const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
-        const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
-        const __m256i sixteen = _mm256_set1_epi8(16);
-        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high_bits, bit_lo), bit_lo), sixteen));
-        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high_bits, bit_hi), bit_hi), sixteen));
+        lo = _mm256_or_si256(lo, BitToSixteen(high_bits, 2 * chunk));
+        hi = _mm256_or_si256(hi, BitToSixteen(high_bits, 2 * chunk + 1));
       }
-      const __m256i scale_lo = _mm256_set1_epi16(scales[2 * chunk]);
-      const __m256i scale_hi = _mm256_set1_epi16(scales[2 * chunk + 1]);
+      const __m256i scale_lo = BroadcastLane16(scales16, 2 * chunk);
+      const __m256i scale_hi = BroadcastLane16(scales16, 2 * chunk + 1);
       for (int t = 0; t < NT; ++t) {
         const int8_t* y = a[t][b].qs + 64 * chunk;
         const __m256i y_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y));
@@ -539,14 +634,19 @@ HEARTH_AVX2 void DotQ6KN(int64_t k, const void* w, const void* act, size_t strid
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  const __m256i two_bits = _mm256_set1_epi8(0x03);
+  const __m256i high_pair = _mm256_set1_epi8(0x30);
   for (int64_t b = 0; b < k / kQkK; ++b) {
     const float d = HalfToFloat(wb[b].d);
     const __m256i scales16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].scales)));
     __m256i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
+      // This half's eight group scales in both 128-bit halves, for BroadcastLane16.
+      const __m256i half_scales =
+          half == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
+                    : _mm256_permute2x128_si256(scales16, scales16, 0x11);
       const uint8_t* ql = wb[b].ql + 64 * half;
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
@@ -554,19 +654,21 @@ HEARTH_AVX2 void DotQ6KN(int64_t k, const void* w, const void* act, size_t strid
       // Quarter j covers weights 128*half + 32*j + l: low 4 bits from ql (low nibbles for j<2),
       // high 2 bits from qh bits 2j..2j+1. Values are 0..63; the -32 is applied via bsums.
       __m256i q[4];
+      // The qh pair of quarter j shifted straight into bits 4-5 (16-bit shifts: what crosses
+      // into the neighbouring byte is masked off).
       q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(qh, two_bits), 4));
+                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_pair));
       q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits), 4));
+                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_pair));
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two_bits), 4));
+                             _mm256_and_si256(qh, high_pair));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two_bits), 4));
+                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_pair));
+#pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
-        // Scales of the two 16-weight groups of this quarter: lanes 0-7 and 8-15.
-        const int g = 8 * half + 2 * j;
-        const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(wb[b].scales[g + 1]),
-                                            _mm_set1_epi16(wb[b].scales[g]));
+        // Scales of the two 16-weight groups of this quarter (8 * half + 2 * j and the next):
+        // lanes 0-7 and 8-15.
+        const __m256i sc = BroadcastLanes16(half_scales, 2 * j, 2 * j + 1);
         for (int t = 0; t < NT; ++t) {
           const __m256i y = _mm256_loadu_si256(
               reinterpret_cast<const __m256i*>(a[t][b].qs + 128 * half + 32 * j));
@@ -957,14 +1059,14 @@ void FillAvx2Kernels(KernelTable& t) {
   t.dot[Slot(TensorType::kF16)] = DispatchTokens<F16Kernel>;
   t.dot[Slot(TensorType::kQ8_0)] = Dot32Row<FormatQ8_0>;
   t.dot[Slot(TensorType::kQ4_0)] = Dot32Row<FormatQ4_0>;
-  t.dot[Slot(TensorType::kQ5_0)] = Dot32Row<FormatQ5_0>;
+  t.dot[Slot(TensorType::kQ5_0)] = Dot32Row<FormatQ5_0Offset16>;
   t.dot[Slot(TensorType::kQ4_1)] = Dot32Row<FormatQ4_1>;
   t.dot[Slot(TensorType::kQ5_1)] = Dot32Row<FormatQ5_1>;
   t.dot2[Slot(TensorType::kQ8_0)] = Dot32Pair<FormatQ8_0>;
   t.to_q8_0[Slot(TensorType::kQ4_0)] = ToQ8_0<FormatQ4_0>;
   t.to_q8_0[Slot(TensorType::kQ5_0)] = ToQ8_0<FormatQ5_0>;
   t.dot2[Slot(TensorType::kQ4_0)] = Dot32Pair<FormatQ4_0>;
-  t.dot2[Slot(TensorType::kQ5_0)] = Dot32Pair<FormatQ5_0>;
+  t.dot2[Slot(TensorType::kQ5_0)] = Dot32Pair<FormatQ5_0Offset16>;
   t.unpacked_dot[Slot(TensorType::kQ4_0)] = Dot32Row<FormatQ8_0InQ4_0Order>;
   t.unpacked_dot2[Slot(TensorType::kQ4_0)] = Dot32Pair<FormatQ8_0InQ4_0Order>;
   // Q4_1/Q5_1 keep one row at a time: their per-(row, token) min sums would not fit in

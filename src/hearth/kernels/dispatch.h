@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "hearth/gguf/quant_blocks.h"
 #include "hearth/gguf/tensor_type.h"
@@ -130,6 +131,24 @@ inline void UnpackKScale(const uint8_t* s, int j, uint8_t* scale, uint8_t* min) 
     *scale = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
     *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
   }
+}
+
+// UnpackKScale for all eight sub-blocks, four at a time in 32-bit words (byte j of *scales and
+// *mins, in memory order on a little-endian CPU, is entry j): packed bytes 0-3 hold sub-blocks
+// 0-3's scales in their low six bits and the top two bits of sub-blocks 4-7's, bytes 4-7 the
+// same for the mins, and the low four bits of sub-blocks 4-7's scales and mins are the nibbles
+// of bytes 8-11.
+inline void UnpackKScales(const uint8_t* packed, uint64_t* scales, uint64_t* mins) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, packed, 4);
+  std::memcpy(&w1, packed + 4, 4);
+  std::memcpy(&w2, packed + 8, 4);
+  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kLow2 = 0x03030303;
+  const uint32_t scales_lo = w0 & kLow6, mins_lo = w1 & kLow6;
+  const uint32_t scales_hi = (w2 & kLow4) | (((w0 >> 6) & kLow2) << 4);
+  const uint32_t mins_hi = ((w2 >> 4) & kLow4) | (((w1 >> 6) & kLow2) << 4);
+  *scales = scales_lo | (uint64_t{scales_hi} << 32);
+  *mins = mins_lo | (uint64_t{mins_hi} << 32);
 }
 
 }  // namespace hearth::kernels::internal
