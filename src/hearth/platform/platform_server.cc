@@ -2,10 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
-#include <map>
+#include <cstring>
 #include <iostream>
+#include <map>
 
 #include "hearth/base/shutdown.h"
 #include "hearth/gguf/gguf_file.h"
@@ -21,7 +28,11 @@
 namespace hearth::platform {
 
 struct PlatformServer::Parts {
+  ~Parts() {
+    if (lock_fd >= 0) ::close(lock_fd);  // releases the data directory's lock
+  }
   PlatformOptions options;
+  int lock_fd = -1;
   std::unique_ptr<Store> store;
   std::unique_ptr<Identity> identity;
   std::unique_ptr<ModelRegistry> registry;
@@ -30,6 +41,8 @@ struct PlatformServer::Parts {
   std::unique_ptr<AdminApi> admin;
   std::unique_ptr<server::HttpServer> http;
   std::atomic<bool> draining{false};
+  // Set once the gateway and admin API exist: the listener is bound before them (see Start).
+  std::atomic<bool> routing{false};
   bool shut_down = false;
 };
 
@@ -37,6 +50,29 @@ namespace {
 
 constexpr std::string_view kDefaultTenant = "default";
 constexpr std::string_view kQuickstartKey = "quickstart";
+
+// One platform per data directory: two would both adopt and supervise the same engines. The
+// lock (flock on <data_dir>/platform.lock) lasts as long as the process, and the kernel drops it
+// when the process dies, even by kill -9, so a stale lock never blocks a restart.
+Result<int> LockDataDir(const std::filesystem::path& data_dir) {
+  const std::filesystem::path path = data_dir / "platform.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::Unavailable(
+        fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      return Status::FailedPrecondition(fmt::format(
+          "another hearth serve is already using the data directory {}", data_dir.string()));
+    }
+    return Status::Unavailable(fmt::format("cannot lock {}: {}", path.string(),
+                                           std::strerror(error)));
+  }
+  return fd;
+}
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
@@ -66,6 +102,12 @@ void Route(PlatformServer::Parts& parts, server::HttpRequest& request,
            const std::shared_ptr<server::ResponseChannel>& channel) {
   std::string_view target(request.target().data(), request.target().size());
   std::string_view path = target.substr(0, target.find('?'));
+  if (!parts.routing.load()) {
+    channel->Respond(503, "application/json",
+                     R"({"error":{"message":"the platform is starting; retry shortly",)"
+                     R"("type":"server_error","code":"overloaded"}})");
+    return;
+  }
   if (StartsWith(path, "/v1/") || path == "/v1") {
     parts.gateway->Handle(request, channel);
   } else if (StartsWith(path, "/admin/v1/")) {
@@ -185,6 +227,7 @@ Result<std::unique_ptr<PlatformServer>> PlatformServer::Start(const PlatformOpti
   platform->parts_ = std::make_unique<Parts>();
   Parts& parts = *platform->parts_;
   parts.options = options;
+  HEARTH_ASSIGN_OR_RETURN(parts.lock_fd, LockDataDir(options.data_dir));
 
   std::string location =
       options.database.empty() ? DefaultStorePath(options.data_dir).string() : options.database;
@@ -197,6 +240,18 @@ Result<std::unique_ptr<PlatformServer>> PlatformServer::Start(const PlatformOpti
   parts.identity = std::make_unique<Identity>(*parts.store);
   parts.registry = std::make_unique<ModelRegistry>(*parts.store, options.data_dir);
 
+  // Bind the listener before the DeploymentManager re-adopts the store's replicas: a second
+  // `hearth serve` whose port is taken (typically by the platform already running on this data
+  // directory) must fail without touching that platform's engines.
+  Parts* raw = &parts;
+  parts.http = std::make_unique<server::HttpServer>(
+      options.http,
+      [raw](server::HttpRequest& request, const std::shared_ptr<server::ResponseChannel>& channel) {
+        Route(*raw, request, channel);
+      },
+      /*metrics=*/nullptr);
+  HEARTH_RETURN_IF_ERROR(parts.http->Start());
+
   DeploymentManagerOptions manager_options;
   manager_options.data_dir = options.data_dir;
   manager_options.hearth_binary = options.engine_binary;
@@ -208,15 +263,7 @@ Result<std::unique_ptr<PlatformServer>> PlatformServer::Start(const PlatformOpti
   admin_options.deployments = parts.deployments.get();
   admin_options.models = parts.registry.get();
   parts.admin = std::make_unique<AdminApi>(*parts.store, *parts.identity, admin_options);
-
-  Parts* raw = &parts;
-  parts.http = std::make_unique<server::HttpServer>(
-      options.http,
-      [raw](server::HttpRequest& request, const std::shared_ptr<server::ResponseChannel>& channel) {
-        Route(*raw, request, channel);
-      },
-      /*metrics=*/nullptr);
-  HEARTH_RETURN_IF_ERROR(parts.http->Start());
+  parts.routing.store(true);
 
   if (options.default_model) {
     HEARTH_RETURN_IF_ERROR(QuickStart(parts, *options.default_model, announce));
