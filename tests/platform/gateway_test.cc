@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "backends.h"
-#include "gateway_test_client.h"
 #include "hearth/server/server.h"
 #include "hearth/server/sse.h"
 #include "support/fixtures.h"
+#include "support/http_test_client.h"
 
 namespace hearth::platform {
 namespace {
@@ -40,11 +40,11 @@ Quota Concurrent(int64_t n) {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using testing::Bearer;
-using testing::Call;
-using testing::ClientConnection;
-using testing::ClientResponse;
-using testing::SsePayloads;
+using server::testing::Bearer;
+using server::testing::Fetch;
+using server::testing::HttpResponse;
+using server::testing::ParseSse;
+using server::testing::TestConnection;
 
 // Polls `condition` until it holds or the timeout passes.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
@@ -279,9 +279,9 @@ class GatewayTest : public ::testing::Test {
         .dump();
   }
 
-  std::optional<ClientResponse> Post(const std::string& path, const std::string& body,
-                                     const std::string& key) {
-    return Call(port_, "POST", path, body, key.empty() ? "" : Bearer(key));
+  std::optional<HttpResponse> Post(const std::string& path, const std::string& body,
+                                   const std::string& key) {
+    return Fetch(port_, "POST", path, body, key.empty() ? "" : Bearer(key));
   }
 
   std::vector<UsageTotals> Usage(int64_t tenant) {
@@ -327,8 +327,8 @@ TEST_F(GatewayTest, EveryRouteNeedsAValidKey) {
   for (const auto& c : cases) {
     for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
              {"GET", "/v1/models"}, {"POST", "/v1/completions"}}) {
-      auto r = Call(port_, method, path, method == "POST" ? Completion("story-a", 2, false) : "",
-                    c.headers);
+      auto r = Fetch(port_, method, path, method == "POST" ? Completion("story-a", 2, false) : "",
+                     c.headers);
       ASSERT_TRUE(r) << c.headers;
       EXPECT_EQ(r->status, 401) << c.headers << " " << path;
       EXPECT_EQ(r->header("www-authenticate"), "Bearer");
@@ -343,7 +343,7 @@ TEST_F(GatewayTest, EveryRouteNeedsAValidKey) {
 
 TEST_F(GatewayTest, ModelsListsOnlyWhatTheKeyMayUse) {
   auto names = [&](const std::string& key) {
-    auto r = Call(port_, "GET", "/v1/models", "", Bearer(key));
+    auto r = Fetch(port_, "GET", "/v1/models", "", Bearer(key));
     EXPECT_TRUE(r && r->status == 200);
     json body = json::parse(r->body);
     EXPECT_EQ(body["object"], "list");
@@ -374,8 +374,8 @@ TEST_F(GatewayTest, AnotherTenantsDeploymentLooksExactlyLikeAMissingOne) {
   EXPECT_EQ(theirs->body, expected);
   EXPECT_EQ(theirs->headers.size(), missing->headers.size());
   EXPECT_EQ(json::parse(theirs->body)["error"]["message"], "The model 'story-b' does not exist");
-  auto get_theirs = Call(port_, "GET", "/v1/models/story-b", "", Bearer(key_a_));
-  auto get_missing = Call(port_, "GET", "/v1/models/story-q", "", Bearer(key_a_));
+  auto get_theirs = Fetch(port_, "GET", "/v1/models/story-b", "", Bearer(key_a_));
+  auto get_missing = Fetch(port_, "GET", "/v1/models/story-q", "", Bearer(key_a_));
   ASSERT_TRUE(get_theirs && get_missing);
   EXPECT_EQ(get_theirs->status, 404);
   expected = get_missing->body;
@@ -399,7 +399,8 @@ TEST_F(GatewayTest, AKeyScopedToDeploymentsCannotUseOthers) {
 
 TEST_F(GatewayTest, CompletionEqualsTheEnginesAndIsBilledBeforeItArrives) {
   // The reference: the same request straight to an engine.
-  auto direct = Call(engines_[0]->port(), "POST", "/v1/completions", Completion("", 12, false), "");
+  auto direct =
+      Fetch(engines_[0]->port(), "POST", "/v1/completions", Completion("", 12, false), "");
   ASSERT_TRUE(direct && direct->status == 200) << (direct ? direct->body : "");
   const json reference = json::parse(direct->body);
 
@@ -423,7 +424,8 @@ TEST_F(GatewayTest, CompletionEqualsTheEnginesAndIsBilledBeforeItArrives) {
 }
 
 TEST_F(GatewayTest, StreamedUsageIsBilledAndStrippedUnlessAskedFor) {
-  auto direct = Call(engines_[0]->port(), "POST", "/v1/completions", Completion("", 10, false), "");
+  auto direct =
+      Fetch(engines_[0]->port(), "POST", "/v1/completions", Completion("", 10, false), "");
   ASSERT_TRUE(direct && direct->status == 200);
   const json reference = json::parse(direct->body);
   const int64_t prompt_tokens = reference["usage"]["prompt_tokens"];
@@ -432,7 +434,7 @@ TEST_F(GatewayTest, StreamedUsageIsBilledAndStrippedUnlessAskedFor) {
   ASSERT_TRUE(plain);
   ASSERT_EQ(plain->status, 200) << plain->body;
   EXPECT_TRUE(plain->chunked);
-  auto payloads = SsePayloads(plain->body);
+  auto payloads = ParseSse(plain->body);
   ASSERT_FALSE(payloads.empty());
   EXPECT_EQ(payloads.back(), "[DONE]");
   std::string text;
@@ -448,7 +450,7 @@ TEST_F(GatewayTest, StreamedUsageIsBilledAndStrippedUnlessAskedFor) {
       Post("/v1/completions",
            Completion("story-a", 10, true, R"("stream_options":{"include_usage":true})"), key_a_);
   ASSERT_TRUE(with_usage && with_usage->status == 200);
-  payloads = SsePayloads(with_usage->body);
+  payloads = ParseSse(with_usage->body);
   ASSERT_GE(payloads.size(), 2u);
   json usage_chunk = json::parse(payloads[payloads.size() - 2]);
   EXPECT_TRUE(usage_chunk["choices"].empty());
@@ -464,8 +466,8 @@ TEST_F(GatewayTest, StreamedUsageIsBilledAndStrippedUnlessAskedFor) {
 }
 
 TEST_F(GatewayTest, StreamsPassThroughBeforeTheUpstreamFinishes) {
-  ClientConnection client(port_);
-  ASSERT_TRUE(client.Send("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
+  TestConnection client(port_);
+  ASSERT_TRUE(client.SendRequest("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
   auto headers = client.ReadHeaders();
   ASSERT_TRUE(headers);
   ASSERT_EQ(headers->status, 200);
@@ -474,7 +476,7 @@ TEST_F(GatewayTest, StreamsPassThroughBeforeTheUpstreamFinishes) {
   auto first = client.ReadChunk(10s);
   ASSERT_TRUE(first);
   EXPECT_EQ(scripted_.held(), 1) << "the upstream must not have finished yet";
-  json event = json::parse(SsePayloads(*first).at(0));
+  json event = json::parse(ParseSse(*first).at(0));
   EXPECT_EQ(event["choices"][0]["delta"]["content"], "Hello");
   EXPECT_EQ(event["model"], "scripted");
   // What the engine got: no "model", include_usage forced on.
@@ -484,9 +486,9 @@ TEST_F(GatewayTest, StreamsPassThroughBeforeTheUpstreamFinishes) {
   EXPECT_TRUE(Usage(tenant_a_.id).empty());
 
   scripted_.ReleaseAll();
-  ClientResponse rest = *headers;
+  HttpResponse rest = *headers;
   ASSERT_TRUE(client.ReadBody(&rest));
-  auto payloads = SsePayloads(rest.body);
+  auto payloads = ParseSse(rest.body);
   ASSERT_EQ(payloads.size(), 2u);  // " world" and [DONE]; the usage chunk was stripped
   EXPECT_EQ(json::parse(payloads[0])["choices"][0]["delta"]["content"], " world");
   EXPECT_EQ(payloads[1], "[DONE]");
@@ -497,15 +499,15 @@ TEST_F(GatewayTest, StreamsPassThroughBeforeTheUpstreamFinishes) {
 }
 
 TEST_F(GatewayTest, AnUpstreamThatDiesMidStreamEndsTheClientStreamCleanly) {
-  ClientConnection client(port_);
-  ASSERT_TRUE(client.Send("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
+  TestConnection client(port_);
+  ASSERT_TRUE(client.SendRequest("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
   auto headers = client.ReadHeaders();
   ASSERT_TRUE(headers && headers->status == 200);
   ASSERT_TRUE(client.ReadChunk(10s));
   scripted_.Kill();
-  ClientResponse rest = *headers;
+  HttpResponse rest = *headers;
   ASSERT_TRUE(client.ReadBody(&rest, 10s)) << "the stream must end, not hang";
-  auto payloads = SsePayloads(rest.body);
+  auto payloads = ParseSse(rest.body);
   ASSERT_EQ(payloads.size(), 2u) << rest.body;
   json error = json::parse(payloads[0]);
   EXPECT_EQ(error["error"]["code"], "upstream_error");
@@ -525,8 +527,9 @@ TEST_F(GatewayTest, AnUpstreamThatDiesMidStreamEndsTheClientStreamCleanly) {
 
 TEST_F(GatewayTest, AClientThatLeavesCancelsTheUpstreamRequest) {
   {
-    ClientConnection client(port_);
-    ASSERT_TRUE(client.Send("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
+    TestConnection client(port_);
+    ASSERT_TRUE(
+        client.SendRequest("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
     auto headers = client.ReadHeaders();
     ASSERT_TRUE(headers && headers->status == 200);
     ASSERT_TRUE(client.ReadChunk(10s));
@@ -592,12 +595,13 @@ TEST_F(GatewayTest, ConcurrentRequestsAreCappedUnderLoad) {
   ASSERT_TRUE(store_->SetQuota(QuotaSubject::Tenant(tenant_a_.id), Concurrent(2)).ok());
   constexpr int kThreads = 6;
   std::vector<int> status(kThreads);
-  std::vector<std::unique_ptr<ClientConnection>> clients;
-  for (int i = 0; i < kThreads; ++i) clients.push_back(std::make_unique<ClientConnection>(port_));
+  std::vector<std::unique_ptr<TestConnection>> clients;
+  for (int i = 0; i < kThreads; ++i) clients.push_back(std::make_unique<TestConnection>(port_));
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      if (!clients[i]->Send("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)))
+      if (!clients[i]->SendRequest("POST", "/v1/chat/completions", Chat("scripted"),
+                                   Bearer(key_a_)))
         return;
       auto headers = clients[i]->ReadHeaders();
       if (headers) status[i] = headers->status;
@@ -610,8 +614,8 @@ TEST_F(GatewayTest, ConcurrentRequestsAreCappedUnderLoad) {
   scripted_.ReleaseAll();
   EXPECT_TRUE(gateway_->WaitForRequests(10s));
   // The slots are free again.
-  ClientConnection again(port_);
-  ASSERT_TRUE(again.Send("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
+  TestConnection again(port_);
+  ASSERT_TRUE(again.SendRequest("POST", "/v1/chat/completions", Chat("scripted"), Bearer(key_a_)));
   auto headers = again.ReadHeaders();
   ASSERT_TRUE(headers);
   EXPECT_EQ(headers->status, 200);
@@ -642,13 +646,13 @@ TEST_F(GatewayTest, TokensPerMinuteCountRealUsage) {
 
 TEST_F(GatewayTest, RequestsGoToTheLeastBusyReplica) {
   auto open_stream = [&]() {
-    auto client = std::make_unique<ClientConnection>(port_);
-    EXPECT_TRUE(client->Send("POST", "/v1/chat/completions", Chat("pair"), Bearer(key_a_)));
+    auto client = std::make_unique<TestConnection>(port_);
+    EXPECT_TRUE(client->SendRequest("POST", "/v1/chat/completions", Chat("pair"), Bearer(key_a_)));
     auto headers = client->ReadHeaders();
     EXPECT_TRUE(headers && headers->status == 200);
     return client;
   };
-  std::vector<std::unique_ptr<ClientConnection>> open;
+  std::vector<std::unique_ptr<TestConnection>> open;
   for (int i = 0; i < 4; ++i) {
     open.push_back(open_stream());
     // Each new request lands where fewer are running: the loads never differ by more than one.

@@ -10,7 +10,7 @@
 
 #include "hearth/server/api_service.h"
 #include "hearth/server/http_server.h"
-#include "http_test_client.h"
+#include "support/http_test_client.h"
 
 namespace hearth::server::testing {
 

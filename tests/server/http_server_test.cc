@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "http_test_client.h"
+#include "support/http_test_client.h"
 
 namespace hearth::server {
 namespace {

@@ -26,7 +26,7 @@
 #include <thread>
 
 #include "hearth/server/http_server.h"
-#include "http_test_client.h"
+#include "support/http_test_client.h"
 #include "support/fixtures.h"
 
 namespace hearth::server {

@@ -163,7 +163,15 @@ TEST_F(RealEngineTest, SharedPromptHitsThePrefixCache) {
   const int cached = second.body["usage"]["prompt_tokens_details"]["cached_tokens"];
   EXPECT_GE(cached, 48) << second.body;
   EXPECT_LT(cached, 64);  // the last prompt token is always computed, for its logits
-  const std::string metrics = Fetch(port_, "GET", "/metrics")->body;
+  // The engine publishes its stats after each step, and a response can reach the client before
+  // the step that finished it has published: poll until the released blocks show as cached.
+  std::string metrics;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  do {
+    metrics = Fetch(port_, "GET", "/metrics")->body;
+    if (MetricValue(metrics, "hearth_kv_blocks_cached") > 0.0) break;
+    std::this_thread::sleep_for(10ms);
+  } while (std::chrono::steady_clock::now() < deadline);
   EXPECT_GE(MetricValue(metrics, "hearth_prefix_cache_hit_tokens_total") - hits_before, cached);
   EXPECT_GT(MetricValue(metrics, "hearth_prefix_cache_hit_rate"), 0.0);
   EXPECT_GT(MetricValue(metrics, "hearth_kv_blocks_cached"), 0.0);

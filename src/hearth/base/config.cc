@@ -201,6 +201,14 @@ const std::string& Config::GetString(std::string_view key) const { return EntryO
 int64_t Config::GetInteger(std::string_view key) const {
   return ParseInteger(EntryOf(key).value).value();
 }
+Result<int> Config::GetIntInRange(std::string_view key, int64_t lo, int64_t hi) const {
+  const int64_t value = GetInteger(key);
+  if (value < lo || value > hi) {
+    return Status::InvalidArgument(
+        fmt::format("{} must be between {} and {} (got {})", key, lo, hi, value));
+  }
+  return static_cast<int>(value);
+}
 bool Config::GetBool(std::string_view key) const { return ParseBool(EntryOf(key).value).value(); }
 uint64_t Config::GetBytes(std::string_view key) const {
   return ParseByteSize(EntryOf(key).value).value();

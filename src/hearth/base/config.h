@@ -49,6 +49,8 @@ class Config {
 
   const std::string& GetString(std::string_view key) const;
   int64_t GetInteger(std::string_view key) const;
+  // The integer, or kInvalidArgument "KEY must be between LO and HI (got V)".
+  Result<int> GetIntInRange(std::string_view key, int64_t lo, int64_t hi) const;
   bool GetBool(std::string_view key) const;
   uint64_t GetBytes(std::string_view key) const;
   ConfigSource SourceOf(std::string_view key) const;

@@ -5,26 +5,13 @@
 #include <filesystem>
 
 namespace hearth::platform {
-namespace {
-
-Result<int> IntInRange(const Config& config, std::string_view key, int64_t lo, int64_t hi) {
-  const int64_t value = config.GetInteger(key);
-  if (value < lo || value > hi) {
-    return Status::InvalidArgument(
-        fmt::format("{} must be between {} and {} (got {})", key, lo, hi, value));
-  }
-  return static_cast<int>(value);
-}
-
-}  // namespace
-
 Result<PlatformOptions> PlatformOptionsFromConfig(const Config& config) {
   PlatformOptions options;
   options.data_dir = config.GetString("data_dir");
   options.database = config.GetString("platform.database");
 
   options.http.host = config.GetString("server.host");
-  HEARTH_ASSIGN_OR_RETURN(const int port, IntInRange(config, "server.port", 0, 65535));
+  HEARTH_ASSIGN_OR_RETURN(const int port, config.GetIntInRange("server.port", 0, 65535));
   options.http.port = static_cast<uint16_t>(port);
   options.http.tls_cert_file = config.GetString("server.tls_cert");
   options.http.tls_key_file = config.GetString("server.tls_key");
@@ -33,10 +20,10 @@ Result<PlatformOptions> PlatformOptionsFromConfig(const Config& config) {
         "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
   }
   HEARTH_ASSIGN_OR_RETURN(options.http.max_connections,
-                          IntInRange(config, "server.max_connections", 1, 1 << 20));
+                          config.GetIntInRange("server.max_connections", 1, 1 << 20));
   options.http.max_body_bytes = config.GetBytes("server.max_body");
   HEARTH_ASSIGN_OR_RETURN(const int drain_ms,
-                          IntInRange(config, "server.drain_ms", 0, 3'600'000));
+                          config.GetIntInRange("server.drain_ms", 0, 3'600'000));
   options.drain_timeout = std::chrono::milliseconds(drain_ms);
 
   const std::string& model = config.GetString("engine.model");
@@ -49,12 +36,12 @@ Result<PlatformOptions> PlatformOptionsFromConfig(const Config& config) {
   // The quick-start deployment: a context left at its default becomes the model's own, capped
   // at 4096 (PlatformOptions::ctx 0).
   if (config.SourceOf("engine.ctx") != ConfigSource::kDefault) {
-    HEARTH_ASSIGN_OR_RETURN(options.ctx, IntInRange(config, "engine.ctx", 16, 1 << 20));
+    HEARTH_ASSIGN_OR_RETURN(options.ctx, config.GetIntInRange("engine.ctx", 16, 1 << 20));
   } else {
     options.ctx = 0;
   }
-  HEARTH_ASSIGN_OR_RETURN(options.parallel, IntInRange(config, "engine.parallel", 1, 4096));
-  HEARTH_ASSIGN_OR_RETURN(options.threads, IntInRange(config, "engine.threads", 0, 1024));
+  HEARTH_ASSIGN_OR_RETURN(options.parallel, config.GetIntInRange("engine.parallel", 1, 4096));
+  HEARTH_ASSIGN_OR_RETURN(options.threads, config.GetIntInRange("engine.threads", 0, 1024));
   options.kv_budget_bytes = static_cast<int64_t>(config.GetBytes("engine.kv_budget"));
   options.keep_replicas = config.GetBool("platform.keep_replicas");
   return options;

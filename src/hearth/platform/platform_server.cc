@@ -1,8 +1,7 @@
 #include "hearth/platform/platform_server.h"
 
-#include <spdlog/spdlog.h>
-
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -68,8 +67,8 @@ Result<int> LockDataDir(const std::filesystem::path& data_dir) {
       return Status::FailedPrecondition(fmt::format(
           "another hearth serve is already using the data directory {}", data_dir.string()));
     }
-    return Status::Unavailable(fmt::format("cannot lock {}: {}", path.string(),
-                                           std::strerror(error)));
+    return Status::Unavailable(
+        fmt::format("cannot lock {}: {}", path.string(), std::strerror(error)));
   }
   return fd;
 }
@@ -85,11 +84,12 @@ std::string ReplicaMetrics(const DeploymentManager& deployments) {
       "# TYPE hearth_platform_replicas gauge\n";
   for (const DeploymentStatus& status : deployments.DescribeAll()) {
     std::map<std::string_view, int> by_state;
-    for (ReplicaState state : {ReplicaState::kPending, ReplicaState::kLoading,
-                               ReplicaState::kReady, ReplicaState::kFailed, ReplicaState::kStopped}) {
+    for (ReplicaState state : {ReplicaState::kPending, ReplicaState::kLoading, ReplicaState::kReady,
+                               ReplicaState::kFailed, ReplicaState::kStopped}) {
       by_state[ReplicaStateName(state)] = 0;
     }
-    for (const ReplicaRecord& replica : status.replicas) ++by_state[ReplicaStateName(replica.state)];
+    for (const ReplicaRecord& replica : status.replicas)
+      ++by_state[ReplicaStateName(replica.state)];
     for (const auto& [state, count] : by_state) {
       out += fmt::format("hearth_platform_replicas{{deployment=\"{}\",state=\"{}\"}} {}\n",
                          status.deployment.spec.name, state, count);

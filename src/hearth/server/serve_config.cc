@@ -6,19 +6,6 @@
 #include <limits>
 
 namespace hearth::server {
-namespace {
-
-Result<int> IntInRange(const Config& config, std::string_view key, int64_t lo, int64_t hi) {
-  const int64_t value = config.GetInteger(key);
-  if (value < lo || value > hi) {
-    return Status::InvalidArgument(
-        fmt::format("{} must be between {} and {} (got {})", key, lo, hi, value));
-  }
-  return static_cast<int>(value);
-}
-
-}  // namespace
-
 Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
   ServeOptions options;
   const std::string& model = config.GetString("engine.model");
@@ -29,22 +16,22 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
     return Status::NotFound(fmt::format("model file '{}' does not exist", model));
   }
   options.engine.model_path = model;
-  HEARTH_ASSIGN_OR_RETURN(options.engine.threads, IntInRange(config, "engine.threads", 0, 1024));
+  HEARTH_ASSIGN_OR_RETURN(options.engine.threads, config.GetIntInRange("engine.threads", 0, 1024));
   // The default context is the model's own (capped by the engine); a configured value must fit
   // the model, which the engine checks.
   if (config.SourceOf("engine.ctx") != ConfigSource::kDefault) {
     HEARTH_ASSIGN_OR_RETURN(options.engine.context_length,
-                            IntInRange(config, "engine.ctx", 16, 1 << 20));
+                            config.GetIntInRange("engine.ctx", 16, 1 << 20));
   }
   HEARTH_ASSIGN_OR_RETURN(options.engine.max_parallel,
-                          IntInRange(config, "engine.parallel", 1, 4096));
+                          config.GetIntInRange("engine.parallel", 1, 4096));
   HEARTH_ASSIGN_OR_RETURN(options.engine.step_tokens,
-                          IntInRange(config, "engine.step_tokens", 0, 1 << 16));
+                          config.GetIntInRange("engine.step_tokens", 0, 1 << 16));
   options.engine.kv_budget_bytes = config.GetBytes("engine.kv_budget");
   options.engine.prefix_cache = config.GetBool("engine.prefix_cache");
 
   options.http.host = config.GetString("server.host");
-  HEARTH_ASSIGN_OR_RETURN(const int port, IntInRange(config, "server.port", 0, 65535));
+  HEARTH_ASSIGN_OR_RETURN(const int port, config.GetIntInRange("server.port", 0, 65535));
   options.http.port = static_cast<uint16_t>(port);
   options.http.tls_cert_file = config.GetString("server.tls_cert");
   options.http.tls_key_file = config.GetString("server.tls_key");
@@ -53,15 +40,15 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
         "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
   }
   HEARTH_ASSIGN_OR_RETURN(options.http.max_connections,
-                          IntInRange(config, "server.max_connections", 1, 1 << 20));
+                          config.GetIntInRange("server.max_connections", 1, 1 << 20));
   options.http.max_body_bytes = config.GetBytes("server.max_body");
   if (options.http.max_body_bytes == 0) {
     return Status::InvalidArgument("server.max_body must be greater than 0");
   }
   HEARTH_ASSIGN_OR_RETURN(options.max_live_sequences,
-                          IntInRange(config, "server.max_concurrent_sequences", 1, 1 << 20));
+                          config.GetIntInRange("server.max_concurrent_sequences", 1, 1 << 20));
   HEARTH_ASSIGN_OR_RETURN(const int drain_ms,
-                          IntInRange(config, "server.drain_ms", 0, 24 * 3600 * 1000));
+                          config.GetIntInRange("server.drain_ms", 0, 24 * 3600 * 1000));
   options.drain_timeout = std::chrono::milliseconds(drain_ms);
   return options;
 }

@@ -1,4 +1,4 @@
-#include "http_test_client.h"
+#include "support/http_test_client.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -145,32 +145,32 @@ std::optional<std::string> TestConnection::ReadChunk(std::chrono::milliseconds t
   return data;
 }
 
-std::optional<HttpResponse> TestConnection::ReadResponse(std::chrono::milliseconds timeout) {
+bool TestConnection::ReadBody(HttpResponse* response, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto response = ReadHeaders(timeout);
-  if (!response) return std::nullopt;
   if (response->chunked) {
     for (;;) {
       auto size_line = ReadLine(deadline);
-      if (!size_line) return std::nullopt;
+      if (!size_line) return false;
       const size_t size = std::stoul(*size_line, nullptr, 16);
-      if (size == 0) {
-        if (!ReadLine(deadline)) return std::nullopt;
-        break;
-      }
+      if (size == 0) return ReadLine(deadline).has_value();
       auto data = ReadExactly(size, deadline);
       auto crlf = ReadExactly(2, deadline);
-      if (!data || !crlf || *crlf != "\r\n") return std::nullopt;
+      if (!data || !crlf || *crlf != "\r\n") return false;
       response->chunks.push_back(*data);
       response->body += *data;
     }
-  } else {
-    const std::string length = response->header("content-length");
-    if (length.empty()) return std::nullopt;
-    auto body = ReadExactly(std::stoul(length), deadline);
-    if (!body) return std::nullopt;
-    response->body = *body;
   }
+  const std::string length = response->header("content-length");
+  if (length.empty()) return false;
+  auto body = ReadExactly(std::stoul(length), deadline);
+  if (!body) return false;
+  response->body = *body;
+  return true;
+}
+
+std::optional<HttpResponse> TestConnection::ReadResponse(std::chrono::milliseconds timeout) {
+  auto response = ReadHeaders(timeout);
+  if (!response || !ReadBody(&*response, timeout)) return std::nullopt;
   return response;
 }
 
@@ -188,13 +188,16 @@ bool TestConnection::WaitForClose(std::chrono::milliseconds timeout) {
 }
 
 std::optional<HttpResponse> Fetch(uint16_t port, const std::string& method,
-                                  const std::string& target, const std::string& body) {
+                                  const std::string& target, const std::string& body,
+                                  const std::string& extra_headers) {
   TestConnection connection(port);
-  if (!connection.connected() || !connection.SendRequest(method, target, body)) {
+  if (!connection.connected() || !connection.SendRequest(method, target, body, extra_headers)) {
     return std::nullopt;
   }
   return connection.ReadResponse();
 }
+
+std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; }
 
 std::vector<std::string> ParseSse(const std::string& body) {
   std::vector<std::string> events;

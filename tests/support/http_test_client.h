@@ -1,6 +1,7 @@
-// A minimal blocking HTTP/1.1 client over a raw TCP socket, for tests: it writes exactly the
-// bytes a test gives it and parses responses itself (Content-Length or chunked bodies), so the
-// server's framing is checked independently of Beast.
+// A minimal blocking HTTP/1.1 client over a raw TCP socket, for tests of the HTTP server, the
+// engine API and the platform gateway: it writes exactly the bytes a test gives it and parses
+// responses itself (Content-Length or chunked bodies, whole or chunk by chunk as they arrive), so
+// the server's framing is checked independently of Beast.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,10 @@ class TestConnection {
   // Reads one response; nullopt on EOF/timeout before a complete response.
   std::optional<HttpResponse> ReadResponse(
       std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // The rest of a response after ReadHeaders (and any chunks read so far); false on EOF,
+  // timeout or bad framing.
+  bool ReadBody(HttpResponse* response,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Reads the status line and headers only (for streams read chunk by chunk).
   std::optional<HttpResponse> ReadHeaders(
       std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -62,8 +67,13 @@ class TestConnection {
 };
 
 // One request on a fresh connection.
+// `extra_headers`: header lines, each ending with \r\n.
 std::optional<HttpResponse> Fetch(uint16_t port, const std::string& method,
-                                  const std::string& target, const std::string& body = "");
+                                  const std::string& target, const std::string& body = "",
+                                  const std::string& extra_headers = "");
+
+// "Authorization: Bearer TOKEN\r\n", for `extra_headers`.
+std::string Bearer(const std::string& token);
 
 // The `data:` payloads of an SSE body, in order (including "[DONE]"); fails the current test on
 // framing errors (lines other than "data: ..." or events not separated by a blank line).
