@@ -89,8 +89,11 @@ void AdminApiTest::SetUp() {
 
 void AdminApiTest::TearDown() {
   if (server_) server_->Stop();
+  // The API's workers may still hold response channels (and through them connections) of calls
+  // in flight: they finish before the server that owns the connections' state is destroyed,
+  // and before the store goes.
+  api_.reset();
   server_.reset();
-  api_.reset();  // finishes calls in flight before the store goes
   identity_.reset();
   BeforeStoreCloses();
   BackendTest::TearDown();

@@ -100,6 +100,9 @@ class HttpServer {
   // Waits until no connection is open or the timeout passes; returns true when none is left.
   bool WaitForIdle(std::chrono::milliseconds timeout);
   // Stops the I/O threads (open connections are closed). Idempotent.
+  // Lifetime: a ResponseChannel keeps its connection alive, and a connection uses the server's
+  // state when it is destroyed; so every channel a handler handed to other threads must be
+  // released (their work finished) after Stop() and before the HttpServer is destroyed.
   void Stop();
 
   struct State;  // the io_context, acceptor and connection registry
