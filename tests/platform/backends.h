@@ -18,6 +18,23 @@ namespace hearth::platform::testing {
 
 enum class Backend { kSqlite, kPostgres };
 
+// Quotas with one limit set.
+inline Quota Rpm(int64_t n) {
+  Quota q;
+  q.requests_per_minute = n;
+  return q;
+}
+inline Quota Tpm(int64_t n) {
+  Quota q;
+  q.tokens_per_minute = n;
+  return q;
+}
+inline Quota Concurrent(int64_t n) {
+  Quota q;
+  q.max_concurrent = n;
+  return q;
+}
+
 std::string BackendName(Backend backend);
 
 inline constexpr char kPostgresDsnEnv[] = "HEARTH_TEST_POSTGRES_DSN";

@@ -22,22 +22,6 @@
 namespace hearth::platform {
 namespace {
 
-Quota Rpm(int64_t n) {
-  Quota q;
-  q.requests_per_minute = n;
-  return q;
-}
-Quota Tpm(int64_t n) {
-  Quota q;
-  q.tokens_per_minute = n;
-  return q;
-}
-Quota Concurrent(int64_t n) {
-  Quota q;
-  q.max_concurrent = n;
-  return q;
-}
-
 using namespace std::chrono_literals;
 using nlohmann::json;
 using server::testing::Bearer;
@@ -561,7 +545,7 @@ TEST_F(GatewayTest, EmbeddingsAreNotSupported) {
 }
 
 TEST_F(GatewayTest, RequestsPerMinuteHoldUnderConcurrentLoad) {
-  ASSERT_TRUE(store_->SetQuota(QuotaSubject::ApiKey(key_a_id_), Rpm(3)).ok());
+  ASSERT_TRUE(store_->SetQuota(QuotaSubject::ApiKey(key_a_id_), testing::Rpm(3)).ok());
   constexpr int kThreads = 8;
   std::vector<int> status(kThreads);
   std::vector<std::string> retry_after(kThreads), type(kThreads);
@@ -592,7 +576,7 @@ TEST_F(GatewayTest, RequestsPerMinuteHoldUnderConcurrentLoad) {
 }
 
 TEST_F(GatewayTest, ConcurrentRequestsAreCappedUnderLoad) {
-  ASSERT_TRUE(store_->SetQuota(QuotaSubject::Tenant(tenant_a_.id), Concurrent(2)).ok());
+  ASSERT_TRUE(store_->SetQuota(QuotaSubject::Tenant(tenant_a_.id), testing::Concurrent(2)).ok());
   constexpr int kThreads = 6;
   std::vector<int> status(kThreads);
   std::vector<std::unique_ptr<TestConnection>> clients;
@@ -631,7 +615,8 @@ TEST_F(GatewayTest, TokensPerMinuteCountRealUsage) {
   ASSERT_TRUE(probe && probe->status == 200);
   const int64_t real = json::parse(probe->body)["usage"]["total_tokens"];
   const int64_t estimate = static_cast<int64_t>(body.size() / 4);
-  ASSERT_TRUE(store_->SetQuota(QuotaSubject::ApiKey(key_a_id_), Tpm(real + estimate)).ok());
+  ASSERT_TRUE(
+      store_->SetQuota(QuotaSubject::ApiKey(key_a_id_), testing::Tpm(real + estimate)).ok());
   for (int i = 0; i < 2; ++i) {
     auto r = Post("/v1/completions", body, key_a_);
     ASSERT_TRUE(r);

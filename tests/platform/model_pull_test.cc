@@ -32,16 +32,6 @@ std::string TinyModelBytes(const fs::path& dir, uint64_t seed) {
   return bytes.ok() ? *bytes : std::string();
 }
 
-std::vector<std::string> Tree(const fs::path& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    out.push_back(fs::relative(entry.path(), dir).string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 class ModelPullTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -68,7 +58,9 @@ class ModelPullTest : public ::testing::Test {
     }
     return out;
   }
-  std::vector<std::string> Downloads() { return Tree(data_dir_ / "downloads"); }
+  std::vector<std::string> Downloads() {
+    return hearth::testing::ListTree(data_dir_ / "downloads");
+  }
 
   hearth::testing::TempDir dir_;
   fs::path data_dir_;
@@ -156,7 +148,7 @@ TEST_F(ModelPullTest, ACorruptedDownloadIsRefusedAndDeleted) {
   ASSERT_OK_AND_ASSIGN(auto none, registry_->List());
   EXPECT_TRUE(none.empty());
   EXPECT_TRUE(Downloads().empty()) << "no partial left";
-  EXPECT_TRUE(Tree(data_dir_ / "models").empty());
+  EXPECT_TRUE(hearth::testing::ListTree(data_dir_ / "models").empty());
 }
 
 TEST_F(ModelPullTest, AWrongAdvertisedSizeIsRefused) {
@@ -219,8 +211,7 @@ TEST_F(ModelPullTest, UnknownReposAndUnreachableHubsFailClearly) {
   uint16_t port = 0;
   {
     boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor acceptor(
-        ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
     port = acceptor.local_endpoint().port();
   }
   options_.endpoint = fmt::format("http://127.0.0.1:{}", port);
@@ -237,8 +228,8 @@ TEST(PullSpecTest, SpecsAreParsedAndValidated) {
   ASSERT_OK_AND_ASSIGN(PullSpec file, ParsePullSpec("org/repo:sub/model.Q8_0.gguf"));
   EXPECT_EQ(file.repo, "org/repo");
   EXPECT_EQ(file.file, "sub/model.Q8_0.gguf");
-  for (std::string_view bad : {"repo", "/repo", "org/", "org/re po", "a/b/c", "org/repo:",
-                               "org/repo:../x.gguf", "org/repo:/abs.gguf", "../x/y"}) {
+  for (std::string_view bad : {"repo", "/repo", "org/", "org/re po", "a/b/c",
+                               "org/repo:", "org/repo:../x.gguf", "org/repo:/abs.gguf", "../x/y"}) {
     EXPECT_CODE(ParsePullSpec(bad), StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -260,14 +251,22 @@ TEST(HttpUrlTest, UrlsParseAndRelativeReferencesResolvePerRfc3986) {
   // RFC 3986 section 5.4.1, base http://a/b/c/d;p?q.
   ASSERT_OK_AND_ASSIGN(Url base, ParseUrl("http://a/b/c/d;p?q"));
   const std::pair<std::string_view, std::string_view> cases[] = {
-      {"g", "http://a/b/c/g"},         {"./g", "http://a/b/c/g"},
-      {"g/", "http://a/b/c/g/"},       {"/g", "http://a/g"},
-      {"//g", "http://g/"},            {"?y", "http://a/b/c/d;p?y"},
-      {"g?y", "http://a/b/c/g?y"},     {"#s", "http://a/b/c/d;p?q"},
-      {"", "http://a/b/c/d;p?q"},      {".", "http://a/b/c/"},
-      {"./", "http://a/b/c/"},         {"..", "http://a/b/"},
-      {"../g", "http://a/b/g"},        {"../..", "http://a/"},
-      {"../../g", "http://a/g"},       {"../../../g", "http://a/g"},
+      {"g", "http://a/b/c/g"},
+      {"./g", "http://a/b/c/g"},
+      {"g/", "http://a/b/c/g/"},
+      {"/g", "http://a/g"},
+      {"//g", "http://g/"},
+      {"?y", "http://a/b/c/d;p?y"},
+      {"g?y", "http://a/b/c/g?y"},
+      {"#s", "http://a/b/c/d;p?q"},
+      {"", "http://a/b/c/d;p?q"},
+      {".", "http://a/b/c/"},
+      {"./", "http://a/b/c/"},
+      {"..", "http://a/b/"},
+      {"../g", "http://a/b/g"},
+      {"../..", "http://a/"},
+      {"../../g", "http://a/g"},
+      {"../../../g", "http://a/g"},
       {"https://cdn.example/x?s=1", "https://cdn.example/x?s=1"},
   };
   for (const auto& [reference, expected] : cases) {

@@ -28,17 +28,6 @@ void WriteTinyModel(const fs::path& path, uint64_t seed = 1) {
   ASSERT_OK(gguf::SynthesizeModel(path, options));
 }
 
-// Everything under `dir`, relative, sorted (to prove nothing stray is left).
-std::vector<std::string> Tree(const fs::path& dir) {
-  std::vector<std::string> out;
-  if (!fs::exists(dir)) return out;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    out.push_back(fs::relative(entry.path(), dir).string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 class ModelRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,7 +75,7 @@ TEST_F(ModelRegistryTest, ImportCopiesHashesDescribesAndRecordsTheModel) {
   EXPECT_EQ(shown.id, model.id);
   ASSERT_OK_AND_ASSIGN(auto all, registry_->List());
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(Tree(data_dir_ / "models"),
+  EXPECT_EQ(hearth::testing::ListTree(data_dir_ / "models"),
             (std::vector<std::string>{"Tiny-Llama.Q8_0", "Tiny-Llama.Q8_0/Tiny Llama.Q8_0.gguf"}))
       << "no staging directory is left behind";
 }
@@ -133,7 +122,7 @@ TEST_F(ModelRegistryTest, ANonGgufOrDamagedFileIsRefusedWithTheGgufError) {
 
   ASSERT_OK_AND_ASSIGN(auto all, registry_->List());
   EXPECT_TRUE(all.empty());
-  EXPECT_TRUE(Tree(data_dir_ / "models").empty()) << "no stray files";
+  EXPECT_TRUE(hearth::testing::ListTree(data_dir_ / "models").empty()) << "no stray files";
 }
 
 TEST_F(ModelRegistryTest, ATakenOrMalformedNameIsRefusedBeforeCopying) {
@@ -147,7 +136,8 @@ TEST_F(ModelRegistryTest, ATakenOrMalformedNameIsRefusedBeforeCopying) {
   EXPECT_EQ(taken.status().message(), "model 'Chat' already exists");
   options.name = "bad name";
   EXPECT_CODE(registry_->Import(In("m.gguf"), options), StatusCode::kInvalidArgument);
-  EXPECT_EQ(Tree(data_dir_ / "models"), (std::vector<std::string>{"Chat", "Chat/m.gguf"}));
+  EXPECT_EQ(hearth::testing::ListTree(data_dir_ / "models"),
+            (std::vector<std::string>{"Chat", "Chat/m.gguf"}));
 }
 
 TEST_F(ModelRegistryTest, AModelIsNotDeletedWhileDeployed) {
@@ -168,7 +158,7 @@ TEST_F(ModelRegistryTest, AModelIsNotDeletedWhileDeployed) {
   ASSERT_OK(store_->DeleteDeployment(deployment.id));
   ASSERT_OK(registry_->Delete("M"));
   EXPECT_FALSE(fs::exists(model.path));
-  EXPECT_TRUE(Tree(data_dir_ / "models").empty());
+  EXPECT_TRUE(hearth::testing::ListTree(data_dir_ / "models").empty());
   EXPECT_CODE(registry_->Show("m"), StatusCode::kNotFound);
   EXPECT_EQ(registry_->Delete("m").code(), StatusCode::kNotFound);
 }

@@ -15,22 +15,6 @@
 namespace hearth::platform {
 namespace {
 
-Quota Rpm(int64_t n) {
-  Quota q;
-  q.requests_per_minute = n;
-  return q;
-}
-Quota Tpm(int64_t n) {
-  Quota q;
-  q.tokens_per_minute = n;
-  return q;
-}
-Quota Concurrent(int64_t n) {
-  Quota q;
-  q.max_concurrent = n;
-  return q;
-}
-
 class RateLimiterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -76,7 +60,7 @@ TEST_F(RateLimiterTest, NoQuotaMeansUnlimited) {
 }
 
 TEST_F(RateLimiterTest, RequestsPerMinuteIsASlidingWindow) {
-  SetKeyQuota(key_a_, Rpm(3));
+  SetKeyQuota(key_a_, testing::Rpm(3));
   const int64_t t0 = now_;
   for (int i = 0; i < 3; ++i) {
     now_ = t0 + i * 10'000;
@@ -101,7 +85,7 @@ TEST_F(RateLimiterTest, RequestsPerMinuteIsASlidingWindow) {
 }
 
 TEST_F(RateLimiterTest, ConcurrencySlotsComeBackWhenPermitsEnd) {
-  SetTenantQuota(Concurrent(2));
+  SetTenantQuota(testing::Concurrent(2));
   auto first = limiter_->Admit(tenant_.id, key_a_, 0);
   auto second = limiter_->Admit(tenant_.id, key_b_, 0);
   ASSERT_TRUE(first.admitted() && second.admitted());
@@ -121,7 +105,7 @@ TEST_F(RateLimiterTest, ConcurrencySlotsComeBackWhenPermitsEnd) {
 }
 
 TEST_F(RateLimiterTest, TokenEstimatesAreSettledWithRealUsage) {
-  SetKeyQuota(key_a_, Tpm(100));
+  SetKeyQuota(key_a_, testing::Tpm(100));
   const int64_t t0 = now_;
   auto first = limiter_->Admit(tenant_.id, key_a_, 60);
   ASSERT_TRUE(first.admitted());
@@ -145,7 +129,7 @@ TEST_F(RateLimiterTest, TokenEstimatesAreSettledWithRealUsage) {
 }
 
 TEST_F(RateLimiterTest, ARequestLargerThanTheTokenLimitIsRefusedWithAReason) {
-  SetKeyQuota(key_a_, Tpm(100));
+  SetKeyQuota(key_a_, testing::Tpm(100));
   auto refused = limiter_->Admit(tenant_.id, key_a_, 101);
   ASSERT_FALSE(refused.admitted());
   EXPECT_NE(refused.rejection->message.find("Request too large"), std::string::npos)
@@ -154,8 +138,8 @@ TEST_F(RateLimiterTest, ARequestLargerThanTheTokenLimitIsRefusedWithAReason) {
 }
 
 TEST_F(RateLimiterTest, TenantAndKeyMustBothAdmitAndARefusalChargesNothing) {
-  SetTenantQuota(Rpm(2));
-  SetKeyQuota(key_a_, Rpm(1));
+  SetTenantQuota(testing::Rpm(2));
+  SetKeyQuota(key_a_, testing::Rpm(1));
   EXPECT_TRUE(limiter_->Admit(tenant_.id, key_a_, 0).admitted());
   auto by_key = limiter_->Admit(tenant_.id, key_a_, 0);
   ASSERT_FALSE(by_key.admitted());
@@ -168,10 +152,10 @@ TEST_F(RateLimiterTest, TenantAndKeyMustBothAdmitAndARefusalChargesNothing) {
 }
 
 TEST_F(RateLimiterTest, QuotaRowsAreCachedForTheirTtl) {
-  SetKeyQuota(key_a_, Rpm(1));
+  SetKeyQuota(key_a_, testing::Rpm(1));
   const int64_t t0 = now_;
   EXPECT_TRUE(limiter_->Admit(tenant_.id, key_a_, 0).admitted());
-  SetKeyQuota(key_a_, Rpm(5));
+  SetKeyQuota(key_a_, testing::Rpm(5));
   now_ = t0 + 4999;
   EXPECT_FALSE(limiter_->Admit(tenant_.id, key_a_, 0).admitted()) << "read before the TTL";
   now_ = t0 + 5000;
@@ -182,7 +166,7 @@ TEST_F(RateLimiterTest, QuotaRowsAreCachedForTheirTtl) {
 }
 
 TEST_F(RateLimiterTest, ConcurrentCallersGetExactlyTheLimit) {
-  SetTenantQuota(Rpm(100));
+  SetTenantQuota(testing::Rpm(100));
   std::atomic<int> admitted{0}, refused{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +58,16 @@ CommandResult RunCommand(const std::string& command_line) {
   result.out = ReadFileToString(out_path).value_or("");
   result.err = ReadFileToString(err_path).value_or("");
   return result;
+}
+
+std::vector<std::string> ListTree(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    out.push_back(std::filesystem::relative(entry.path(), dir).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace hearth::testing

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace hearth::testing {
 
@@ -49,6 +50,10 @@ struct CommandResult {
   std::string err;  // stderr
 };
 CommandResult RunCommand(const std::string& command_line);
+
+// Every path under `dir`, relative to it and sorted (empty when `dir` does not exist): tests use
+// it to prove that nothing stray was left behind.
+std::vector<std::string> ListTree(const std::filesystem::path& dir);
 
 }  // namespace hearth::testing
 
