@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "hearth/base/data_dir.h"
 #include "support/fixtures.h"
 
@@ -58,6 +60,36 @@ TEST(FileUtilTest, MappedFileSeesContents) {
   auto empty = MappedFile::Open(dir / "empty");
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->size(), 0u);
+}
+
+TEST(FileUtilTest, HugePageReadHoldsTheSameBytesAsTheMap) {
+  testing::TempDir dir;
+  // Larger than one 2 MiB page and not a multiple of it, with position-dependent bytes so that a
+  // misplaced chunk would show.
+  std::string contents(5 * 1024 * 1024 + 123, '\0');
+  for (size_t i = 0; i < contents.size(); ++i) {
+    contents[i] = static_cast<char>((i * 131 + i / 4096) & 0xFF);
+  }
+  ASSERT_TRUE(AtomicWriteFile(dir / "w", contents).ok());
+  auto shared = MappedFile::Open(dir / "w", MapMode::kShared);
+  auto huge = MappedFile::Open(dir / "w", MapMode::kPrivateHugePages);
+  ASSERT_TRUE(shared.ok());
+  ASSERT_TRUE(huge.ok()) << huge.status().message();
+  ASSERT_EQ(huge->size(), contents.size());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(huge->data()) % (2 << 20), 0u);  // huge-page aligned
+  EXPECT_EQ(std::memcmp(huge->data(), contents.data(), contents.size()), 0);
+  EXPECT_EQ(std::memcmp(huge->data(), shared->data(), contents.size()), 0);
+  MappedFile moved = std::move(*huge);  // the moved-to object owns (and later frees) the copy
+  EXPECT_EQ(moved.size(), contents.size());
+  EXPECT_EQ(std::memcmp(moved.data(), contents.data(), contents.size()), 0);
+
+  auto empty_file = AtomicWriteFile(dir / "e", "");
+  ASSERT_TRUE(empty_file.ok());
+  auto empty = MappedFile::Open(dir / "e", MapMode::kPrivateHugePages);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->size(), 0u);
+  EXPECT_EQ(MappedFile::Open(dir / "absent", MapMode::kPrivateHugePages).status().code(),
+            StatusCode::kIoError);
 }
 
 TEST(DataDirTest, CreatesNestedDirectoryAndLeavesNoProbe) {

@@ -159,6 +159,7 @@ struct BenchEngineFlags {
   int generate = 32;
   bool json = false;
   bool skip_roofline = false;
+  bool no_huge_pages = false;
 };
 
 // Observes one sequence: time of its first and last token.
@@ -270,6 +271,7 @@ int RunBenchEngine(const BenchEngineFlags& f) {
   o.context_length = std::max(f.prompt, f.context) + f.generate + 16;
   o.max_parallel = std::max(1, max_batch);
   o.prefix_cache = false;  // measure computation, not cache hits
+  o.huge_pages = !f.no_huge_pages;
   auto e = engine::Engine::Create(o);
   if (!e.ok()) return fail(e.status().message());
   int vocab = info->vocab_size;
@@ -413,6 +415,8 @@ void RegisterBench(CLI::App& app, GlobalOptions& /*globals*/, Action* action) {
       ->capture_default_str();
   engine->add_flag("--json", engine_flags->json, "print JSON");
   engine->add_flag("--no-roofline", engine_flags->skip_roofline, "skip measuring the ceilings");
+  engine->add_flag("--no-huge-pages", engine_flags->no_huge_pages,
+                   "map the model file instead of reading it into huge pages");
   engine->callback([=] { *action = [=] { return RunBenchEngine(*engine_flags); }; });
 
   auto roofline_threads = std::make_shared<int>(0);

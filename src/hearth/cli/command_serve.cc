@@ -31,6 +31,9 @@ void AddServeFlags(CLI::App& command, GlobalOptions& globals) {
   command.add_flag_callback(
       "--no-prefix-cache", [&globals] { globals.flag_values["engine.prefix_cache"] = "false"; },
       "do not reuse KV blocks of shared prompt prefixes (config key engine.prefix_cache)");
+  command.add_flag_callback(
+      "--no-huge-pages", [&globals] { globals.flag_values["engine.huge_pages"] = "false"; },
+      "map the model file instead of reading it into huge pages (config key engine.huge_pages)");
   // A repeated flag overrides the earlier one (bench/run.sh SCENARIO -- --parallel 1 overrides
   // the scenario's --parallel 16).
   for (CLI::Option* option : command.get_options()) {

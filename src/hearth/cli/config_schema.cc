@@ -27,6 +27,8 @@ std::vector<ConfigKey> ConfigSchema() {
       {"engine.kv_budget", ConfigKind::kBytes, "0", "KV cache memory budget (0: automatic)"},
       {"engine.prefix_cache", ConfigKind::kBool, "true",
        "reuse KV blocks of shared prompt prefixes"},
+      {"engine.huge_pages", ConfigKind::kBool, "true",
+       "read the weights into huge-page memory (false: map the file; shared between processes)"},
       {"server.max_concurrent_sequences", ConfigKind::kInteger, "256",
        "sequences in flight (running or queued) before requests get 503"},
       {"server.max_connections", ConfigKind::kInteger, "512",

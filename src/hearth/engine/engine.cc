@@ -113,7 +113,10 @@ Status EngineImpl::Init(const EngineOptions& o) {
         o.max_parallel, o.max_batch_tokens, o.kv_block_tokens, o.context_length, o.threads,
         o.step_tokens));
   }
-  HEARTH_ASSIGN_OR_RETURN(gguf::GgufFile file, gguf::GgufFile::Open(o.model_path));
+  HEARTH_ASSIGN_OR_RETURN(
+      gguf::GgufFile file,
+      gguf::GgufFile::Open(o.model_path,
+                           o.huge_pages ? MapMode::kPrivateHugePages : MapMode::kShared));
   file_ = std::make_shared<const gguf::GgufFile>(std::move(file));
   HEARTH_ASSIGN_OR_RETURN(model_, model::Model::Load(file_));
   HEARTH_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::FromGguf(*file_));
@@ -121,24 +124,23 @@ Status EngineImpl::Init(const EngineOptions& o) {
   const model::ModelConfig& config = model_->config();
   vocab_size_ = config.vocab_size;
   if (tokenizer_->vocab().size() > vocab_size_) {
-    return Status::InvalidArgument(fmt::format(
-        "engine: {}: the tokenizer has {} tokens but the model's output has only {}",
-        o.model_path.string(), tokenizer_->vocab().size(), vocab_size_));
+    return Status::InvalidArgument(
+        fmt::format("engine: {}: the tokenizer has {} tokens but the model's output has only {}",
+                    o.model_path.string(), tokenizer_->vocab().size(), vocab_size_));
   }
 
   const int model_context = config.context_length > 0 ? config.context_length : kDefaultContextCap;
   if (o.context_length > model_context) {
-    return Status::InvalidArgument(fmt::format(
-        "engine: context length {} exceeds the model's trained context of {} tokens",
-        o.context_length, model_context));
+    return Status::InvalidArgument(
+        fmt::format("engine: context length {} exceeds the model's trained context of {} tokens",
+                    o.context_length, model_context));
   }
   context_length_ =
       o.context_length > 0 ? o.context_length : std::min(model_context, kDefaultContextCap);
 
   const model::KvCacheGeometry geometry = model_->KvGeometry(o.kv_type, o.kv_block_tokens);
   const uint64_t block_bytes = geometry.BytesPerBlock();
-  const int64_t blocks_per_sequence =
-      (context_length_ + o.kv_block_tokens - 1) / o.kv_block_tokens;
+  const int64_t blocks_per_sequence = (context_length_ + o.kv_block_tokens - 1) / o.kv_block_tokens;
   const int parallel = std::min(o.max_parallel, o.max_batch_tokens);
   const uint64_t budget = o.kv_budget_bytes > 0
                               ? o.kv_budget_bytes

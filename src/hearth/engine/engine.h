@@ -34,10 +34,10 @@ struct SamplingParams {
   float repetition_penalty = 1.0f;
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
-  uint64_t seed = 0;         // same seed and input give the same output
+  uint64_t seed = 0;  // same seed and input give the same output
   std::vector<std::pair<int32_t, float>> logit_bias;
-  int top_logprobs = 0;      // report this many alternatives per token (0: none)
-  bool logprobs = false;     // report the chosen token's log-probability
+  int top_logprobs = 0;   // report this many alternatives per token (0: none)
+  bool logprobs = false;  // report the chosen token's log-probability
 };
 
 struct GenerationRequest {
@@ -70,26 +70,29 @@ class SequenceObserver {
 
 struct EngineOptions {
   std::filesystem::path model_path;
-  int threads = 0;                 // 0: one per core
-  int context_length = 0;          // per sequence; 0: the model's (capped at 4096)
-  int max_parallel = 16;           // sequences decoded together
-  uint64_t kv_budget_bytes = 0;    // 0: enough for context_length * max_parallel tokens
+  int threads = 0;               // 0: one per core
+  int context_length = 0;        // per sequence; 0: the model's (capped at 4096)
+  int max_parallel = 16;         // sequences decoded together
+  uint64_t kv_budget_bytes = 0;  // 0: enough for context_length * max_parallel tokens
   gguf::TensorType kv_type = gguf::TensorType::kF16;
   int kv_block_tokens = 16;
-  int max_batch_tokens = 512;      // tokens per forward step when no sequence is decoding
+  int max_batch_tokens = 512;  // tokens per forward step when no sequence is decoding
   // Tokens per forward step while sequences decode (their decodes + prefill chunks): bounds the
   // time between two tokens, at little cost since a step costs about the same per token from
   // ~32 tokens up. 0: max_batch_tokens.
   int step_tokens = 128;
   bool prefix_cache = true;
+  // Weights read into huge-page-backed private memory (gguf MapMode::kPrivateHugePages) rather
+  // than a shared map of the file: fewer TLB misses while decode streams them.
+  bool huge_pages = true;
 };
 
 struct EngineStats {
   int running = 0;
   int waiting = 0;
   int64_t kv_blocks_total = 0;
-  int64_t kv_blocks_used = 0;      // referenced by a live sequence
-  int64_t kv_blocks_cached = 0;    // unreferenced but holding a reusable prefix
+  int64_t kv_blocks_used = 0;    // referenced by a live sequence
+  int64_t kv_blocks_cached = 0;  // unreferenced but holding a reusable prefix
   uint64_t prompt_tokens = 0;
   uint64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
   uint64_t generated_tokens = 0;

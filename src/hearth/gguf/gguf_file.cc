@@ -254,8 +254,8 @@ bool Value::is_integer() const {
   }
 }
 
-Result<GgufFile> GgufFile::Open(const std::filesystem::path& path) {
-  HEARTH_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(path));
+Result<GgufFile> GgufFile::Open(const std::filesystem::path& path, MapMode mode) {
+  HEARTH_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(path, mode));
   auto mapping = std::make_shared<MappedFile>(std::move(mapped));
   auto parsed = Parse(mapping->bytes());
   if (!parsed.ok()) return parsed.status().WithContext(path.string());

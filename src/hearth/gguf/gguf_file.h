@@ -77,8 +77,9 @@ struct TensorInfo {
 
 class GgufFile {
  public:
-  // Maps and validates `path`.
-  static Result<GgufFile> Open(const std::filesystem::path& path);
+  // Maps (or, with kPrivateHugePages, reads; see MapMode) and validates `path`.
+  static Result<GgufFile> Open(const std::filesystem::path& path,
+                               MapMode mode = MapMode::kShared);
   // Validates bytes owned by the caller (which must outlive the GgufFile). Used by the fuzzer.
   static Result<GgufFile> Parse(std::span<const uint8_t> bytes);
 

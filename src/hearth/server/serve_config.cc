@@ -29,6 +29,7 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
                           config.GetIntInRange("engine.step_tokens", 0, 1 << 16));
   options.engine.kv_budget_bytes = config.GetBytes("engine.kv_budget");
   options.engine.prefix_cache = config.GetBool("engine.prefix_cache");
+  options.engine.huge_pages = config.GetBool("engine.huge_pages");
 
   options.http.host = config.GetString("server.host");
   HEARTH_ASSIGN_OR_RETURN(const int port, config.GetIntInRange("server.port", 0, 65535));
