@@ -1,7 +1,8 @@
 // Measured ceilings of the machine the process runs on, so that every engine figure can be
 // stated as a fraction of what the hardware can do:
 //   - memory bandwidth: the STREAM triad a[i] = b[i] + s * c[i] over arrays far larger than the
-//     caches, counted as 24 bytes per element (reads of b and c, write of a);
+//     caches, counted as 24 bytes per element (reads of b and c, write of a), in huge-page memory
+//     as the engine's weights are;
 //   - peak fp32 FMA rate: independent vector FMA chains in registers (2 flops per lane);
 //   - peak int8 dot rate: the int8 multiply-accumulate instruction the kernels use (AVX2
 //     maddubs+madd, or VNNI dpbusd where present), 2 ops per multiply-accumulate;
