@@ -230,6 +230,73 @@ TEST_F(DeploymentManagerTest, KilledEngineIsRestartedAndAudited) {
   EXPECT_EQ((*restart)[0].target, target);
 }
 
+TEST_F(DeploymentManagerTest, HungEngineIsKilledUnroutedRestartedAndAudited) {
+  DeploymentManagerOptions options = Options();
+  options.timings.liveness_interval = 20ms;
+  options.timings.probe_timeout = 500ms;
+  options.timings.liveness_failures = 3;
+  // Long enough to see the failed replica out of the directory before its restart.
+  options.timings.backoff_initial = 1500ms;
+  options.timings.backoff_max = 1500ms;
+  StartManager(options);
+  auto created = manager_->CreateDeployment(Spec("chat", 2));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_TRUE(WaitForReady(created->id, 2));
+  const std::vector<ReplicaRecord> before = Rows(created->id);
+  const ReplicaRecord& hung = before[0];
+  const ReplicaRecord& healthy = before[1];
+
+  ASSERT_EQ(kill(static_cast<pid_t>(hung.pid), SIGSTOP), 0);
+  // Detected: the gateway routes only to the other replica, the row is failed (written before
+  // the directory changes), the process killed.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto routed = manager_->ReadyReplicas("chat");
+    return routed && routed->size() == 1 && (*routed)[0].replica_id == healthy.id &&
+           (*routed)[0].port == healthy.port;
+  }, 10s));
+  bool row_failed = false;
+  for (const ReplicaRecord& r : Rows(created->id)) {
+    if (r.id == hung.id) row_failed = r.state == ReplicaState::kFailed && r.pid == 0;
+  }
+  EXPECT_TRUE(row_failed);
+  EXPECT_TRUE(WaitUntil([&] { return ProcessGone(hung.pid); }, 5s));
+
+  // A fresh process under the same row becomes ready; the healthy replica was left alone.
+  ASSERT_TRUE(WaitForReady(created->id, 2));
+  for (const ReplicaRecord& r : Rows(created->id)) {
+    if (r.id == hung.id) {
+      EXPECT_NE(r.pid, hung.pid);
+      EXPECT_EQ(r.restarts, 1);
+      EXPECT_NE(r.last_error.find("unresponsive"), std::string::npos) << r.last_error;
+      EXPECT_TRUE(EngineHealthy(static_cast<uint16_t>(r.port), 2s));
+    } else {
+      EXPECT_EQ(r.pid, healthy.pid);
+      EXPECT_EQ(r.restarts, 0);
+    }
+  }
+  EXPECT_EQ(ReadyCount("chat"), 2u);
+
+  const std::string target = "deployment:chat/replica:" + std::to_string(hung.id);
+  AuditFilter filter;
+  filter.action = "replica.unresponsive";
+  auto unresponsive = store_->QueryAudit(filter);
+  ASSERT_TRUE(unresponsive.ok());
+  ASSERT_EQ(unresponsive->size(), 1u);
+  EXPECT_EQ((*unresponsive)[0].actor, "system");
+  EXPECT_EQ((*unresponsive)[0].target, target);
+  EXPECT_EQ((*unresponsive)[0].result, "error");
+  EXPECT_NE((*unresponsive)[0].detail.find("health probes in a row failed"), std::string::npos);
+  filter.action = "replica.crash";
+  auto crashes = store_->QueryAudit(filter);
+  ASSERT_TRUE(crashes.ok());
+  EXPECT_TRUE(crashes->empty()) << "a hang is not a crash";
+  filter.action = "replica.restart";
+  auto restarts = store_->QueryAudit(filter);
+  ASSERT_TRUE(restarts.ok());
+  ASSERT_EQ(restarts->size(), 1u);
+  EXPECT_EQ((*restarts)[0].target, target);
+}
+
 TEST_F(DeploymentManagerTest, ScalesUpAndDown) {
   StartManager(Options());
   auto created = manager_->CreateDeployment(Spec("chat"));

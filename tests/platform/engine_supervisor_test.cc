@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include "hearth/gguf/synth.h"
 #include "hearth/platform/engine_probe.h"
 #include "support/fixtures.h"
+#include "support/http_test_client.h"
 
 namespace hearth::platform {
 namespace {
@@ -311,6 +313,145 @@ TEST_F(EngineSupervisorTest, DetachedEngineIsAdoptedByAnotherSupervisor) {
   adopter.RequestStop();
   adopter.Join();
   EXPECT_TRUE(ProcessGone(running.pid));
+}
+
+// Liveness: probe often and give up quickly, so a hung engine is found in under two seconds.
+SupervisionTimings LivenessTimings() {
+  SupervisionTimings t = FastTimings();
+  t.liveness_interval = 20ms;
+  t.probe_timeout = 500ms;
+  t.liveness_failures = 3;
+  return t;
+}
+
+TEST_F(EngineSupervisorTest, HungEngineIsKilledAndRestarted) {
+  Recorder recorder;
+  EngineSupervisor supervisor(Launch("hung-1"), LivenessTimings(), std::ref(recorder));
+  supervisor.Start();
+  auto ready = recorder.WaitFor(InState(EngineState::kReady));
+  ASSERT_TRUE(ready.has_value()) << "engine never became ready";
+  const EngineReport first = recorder.reports()[*ready];
+  // Several liveness probes pass while it is healthy.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(recorder.reports().size(), *ready + 1) << "a healthy engine must be left alone";
+
+  // SIGSTOP: the process lives on (no exit to see) but answers nothing.
+  ASSERT_EQ(kill(static_cast<pid_t>(first.pid), SIGSTOP), 0);
+  auto unresponsive = recorder.WaitFor(InState(EngineState::kFailed), *ready);
+  ASSERT_TRUE(unresponsive.has_value()) << "the hung engine was never detected";
+  const EngineReport hung = recorder.reports()[*unresponsive];
+  EXPECT_EQ(hung.event, EngineReport::Event::kUnresponsive);
+  EXPECT_EQ(hung.restarts, 1);
+  EXPECT_EQ(hung.pid, 0);
+  EXPECT_NE(hung.last_error.find("unresponsive: 3 health probes in a row failed"),
+            std::string::npos)
+      << hung.last_error;
+  EXPECT_NE(hung.last_error.find(std::to_string(first.pid)), std::string::npos);
+  EXPECT_TRUE(ProcessGone(first.pid)) << "the hung process must be killed and reaped";
+
+  auto restart = recorder.WaitFor(
+      [](const EngineReport& r) { return r.event == EngineReport::Event::kRestart; },
+      *unresponsive);
+  ASSERT_TRUE(restart.has_value());
+  auto ready_again = recorder.WaitFor(InState(EngineState::kReady), *restart);
+  ASSERT_TRUE(ready_again.has_value());
+  const EngineReport second = recorder.reports()[*ready_again];
+  EXPECT_NE(second.pid, first.pid);
+  EXPECT_EQ(second.restarts, 1);
+  EXPECT_TRUE(EngineHealthy(second.port, 2s));
+  supervisor.RequestStop();
+  supervisor.Join();
+  EXPECT_TRUE(ProcessGone(second.pid));
+}
+
+TEST_F(EngineSupervisorTest, HungAdoptedEngineIsKilledToo) {
+  Recorder first_recorder;
+  auto first = std::make_unique<EngineSupervisor>(Launch("hung-adopt-1"), FastTimings(),
+                                                  std::ref(first_recorder));
+  first->Start();
+  auto ready = first_recorder.WaitFor(InState(EngineState::kReady));
+  ASSERT_TRUE(ready.has_value());
+  const EngineReport running = first_recorder.reports()[*ready];
+  first->Detach();
+  first.reset();
+
+  Recorder recorder;
+  SupervisionTimings timings = LivenessTimings();
+  timings.backoff_initial = 10s;  // the kill is what this test is about
+  EngineSupervisor adopter(Launch("hung-adopt-1"), timings, std::ref(recorder));
+  adopter.Adopt(running.pid, running.port);
+  ASSERT_TRUE(recorder.WaitFor(InState(EngineState::kReady)).has_value());
+  ASSERT_EQ(kill(static_cast<pid_t>(running.pid), SIGSTOP), 0);
+  auto unresponsive = recorder.WaitFor(InState(EngineState::kFailed));
+  ASSERT_TRUE(unresponsive.has_value());
+  EXPECT_EQ(recorder.reports()[*unresponsive].event, EngineReport::Event::kUnresponsive);
+  // Still our child here (same test process), but reaped either way: gone, not a zombie.
+  EXPECT_TRUE(ProcessGone(running.pid));
+  adopter.RequestStop();
+  adopter.Join();
+}
+
+// A model big enough that one long request keeps the engine's scheduler thread busy for
+// about a second (about 25M parameters, one compute thread, 300 tokens).
+TEST_F(EngineSupervisorTest, BusyEngineIsNotMistakenForAHungOne) {
+  gguf::SynthOptions options;
+  options.shape = gguf::ShapePreset("tiny", "llama").value();
+  options.shape.n_layers = 8;
+  options.shape.n_embd = 512;
+  options.shape.n_ff = 1536;
+  options.shape.n_heads = 8;
+  options.shape.n_kv_heads = 2;
+  const auto model = data_.path() / "busy.gguf";
+  ASSERT_TRUE(gguf::SynthesizeModel(model, options).ok());
+  EngineLaunch launch = Launch("busy-1");
+  launch.model_path = model;
+  launch.ctx = 2048;
+  launch.parallel = 1;
+  launch.kv_budget_bytes = 0;
+  SupervisionTimings timings = LivenessTimings();
+  timings.probe_timeout = 1s;  // generous: only a hang may fail it, not a loaded machine
+  Recorder recorder;
+  EngineSupervisor supervisor(launch, timings, std::ref(recorder));
+  supervisor.Start();
+  auto ready = recorder.WaitFor(InState(EngineState::kReady), 0, 60s);
+  ASSERT_TRUE(ready.has_value()) << "engine never became ready";
+  const EngineReport engine = recorder.reports()[*ready];
+
+  server::testing::TestConnection client(engine.port);
+  ASSERT_TRUE(client.SendRequest(
+      "POST", "/v1/completions",
+      R"({"prompt":"hello","max_tokens":300,"ignore_eos":true,"stream":true})",
+      "Content-Type: application/json\r\n"));
+  auto headers = client.ReadHeaders(10s);
+  ASSERT_TRUE(headers.has_value());
+  ASSERT_EQ(headers->status, 200);
+  ASSERT_TRUE(client.ReadChunk(10s).has_value()) << "generation did not start";
+  std::atomic<bool> finished{false};
+  server::testing::HttpResponse rest = *headers;
+  std::thread reader([&] {
+    client.ReadBody(&rest, 120s);
+    finished = true;
+  });
+  // While the request is generating, /health answers every time (within the 1 s deadline).
+  int answered_while_busy = 0;
+  while (!finished) {
+    const bool healthy = EngineHealthy(engine.port, 1s);
+    if (finished) break;
+    EXPECT_TRUE(healthy);
+    ++answered_while_busy;
+    std::this_thread::sleep_for(20ms);
+  }
+  reader.join();
+  EXPECT_GE(answered_while_busy, 10) << "the request was too short to show anything";
+  EXPECT_NE(rest.body.find("[DONE]"), std::string::npos) << "the request was cut short";
+  // The supervisor probed all along and left the engine alone.
+  const auto reports = recorder.reports();
+  EXPECT_EQ(reports.size(), *ready + 1);
+  EXPECT_EQ(supervisor.Current().state, EngineState::kReady);
+  EXPECT_EQ(supervisor.Current().pid, engine.pid);
+  EXPECT_EQ(supervisor.Current().restarts, 0);
+  supervisor.RequestStop();
+  supervisor.Join();
 }
 
 TEST(IsEngineProcessTest, ChecksTheCommandLine) {

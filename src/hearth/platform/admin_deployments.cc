@@ -209,60 +209,63 @@ Reply AdminApi::UpdateDeployment(Call& call) {
   }
   if (options_.deployments == nullptr) return ErrorReply(NotManaged("deployments"));
   if (error) return ErrorReply(*error);
+  if (!body.ChangesEngine() && !body.replicas && !body.state) {
+    return ErrorReply(ApiError::BadRequest(
+        "nothing to change: give 'replicas', 'state' or spec fields (model, tenants, ctx, "
+        "parallel, kv_budget_bytes, threads)"));
+  }
   auto current = store_.FindDeploymentByName(call.params[0]);
   if (!current.ok()) return ErrorReply(ErrorFromStatus(current.status()));
   const int64_t id = current->id;
   DeploymentManager& manager = *options_.deployments;
 
+  // Everything is resolved and checked before anything is applied, and the manager then writes
+  // spec and state in one store transaction: a refused PATCH changes nothing.
+  DeploymentSpec spec = current->spec;
+  if (body.model) {
+    auto model = store_.FindModelByName(*body.model);
+    if (!model.ok()) return ErrorReply(ErrorFromStatus(model.status(), "model"));
+    spec.model_id = model->id;
+  }
+  if (body.tenants) {
+    spec.tenant_ids.clear();
+    for (const std::string& reference : *body.tenants) {
+      auto tenant = VisibleTenant(call, reference);
+      if (!tenant.ok()) return ErrorReply(ErrorFromStatus(tenant.status(), "tenants"));
+      spec.tenant_ids.push_back(tenant->id);
+    }
+    std::sort(spec.tenant_ids.begin(), spec.tenant_ids.end());
+    spec.tenant_ids.erase(std::unique(spec.tenant_ids.begin(), spec.tenant_ids.end()),
+                          spec.tenant_ids.end());
+  }
+  for (auto [value, out, field] : {std::tuple{&body.replicas, &spec.replicas, "replicas"},
+                                   {&body.ctx, &spec.ctx, "ctx"},
+                                   {&body.parallel, &spec.parallel, "parallel"},
+                                   {&body.threads, &spec.threads, "threads"}}) {
+    if (auto bad = IntInto(*value, *out, field)) return ErrorReply(*bad);
+  }
+  if (body.kv_budget_bytes) spec.kv_budget_bytes = *body.kv_budget_bytes;
+  DesiredState desired = current->desired;
+  if (body.state) {
+    auto parsed = ParseDesiredState(*body.state);
+    if (!parsed.ok()) return ErrorReply(ErrorFromStatus(parsed.status(), "state"));
+    desired = *parsed;
+  }
+
   std::vector<std::string> changed;
   if (body.ChangesEngine()) {
-    DeploymentSpec spec = current->spec;
-    if (body.model) {
-      auto model = store_.FindModelByName(*body.model);
-      if (!model.ok()) return ErrorReply(ErrorFromStatus(model.status(), "model"));
-      spec.model_id = model->id;
-    }
-    if (body.tenants) {
-      spec.tenant_ids.clear();
-      for (const std::string& reference : *body.tenants) {
-        auto tenant = VisibleTenant(call, reference);
-        if (!tenant.ok()) return ErrorReply(ErrorFromStatus(tenant.status(), "tenants"));
-        spec.tenant_ids.push_back(tenant->id);
-      }
-      std::sort(spec.tenant_ids.begin(), spec.tenant_ids.end());
-      spec.tenant_ids.erase(std::unique(spec.tenant_ids.begin(), spec.tenant_ids.end()),
-                            spec.tenant_ids.end());
-    }
-    for (auto [value, out, field] : {std::tuple{&body.replicas, &spec.replicas, "replicas"},
-                                     {&body.ctx, &spec.ctx, "ctx"},
-                                     {&body.parallel, &spec.parallel, "parallel"},
-                                     {&body.threads, &spec.threads, "threads"}}) {
-      if (auto bad = IntInto(*value, *out, field)) return ErrorReply(*bad);
-    }
-    if (body.kv_budget_bytes) spec.kv_budget_bytes = *body.kv_budget_bytes;
-    auto updated = manager.UpdateDeployment(id, spec);
-    if (!updated.ok()) return ErrorReply(DeploymentError(updated.status()));
     changed.push_back("spec");
   } else if (body.replicas) {
-    int replicas = 0;
-    if (auto bad = IntInto(body.replicas, replicas, "replicas")) return ErrorReply(*bad);
-    auto scaled = manager.ScaleDeployment(id, replicas);
-    if (!scaled.ok()) return ErrorReply(DeploymentError(scaled.status(), "replicas"));
-    changed.push_back("replicas=" + std::to_string(replicas));
+    changed.push_back("replicas=" + std::to_string(spec.replicas));
   }
-  if (body.state) {
-    auto desired = ParseDesiredState(*body.state);
-    if (!desired.ok()) return ErrorReply(ErrorFromStatus(desired.status(), "state"));
-    auto switched = *desired == DesiredState::kRunning ? manager.StartDeployment(id)
-                                                       : manager.StopDeployment(id);
-    if (!switched.ok()) return ErrorReply(DeploymentError(switched.status(), "state"));
-    changed.push_back("state=" + *body.state);
+  if (body.state) changed.push_back("state=" + *body.state);
+  // A refusal names the field when only one was given.
+  std::string param;
+  if (!body.ChangesEngine() && (body.replicas.has_value() != body.state.has_value())) {
+    param = body.replicas ? "replicas" : "state";
   }
-  if (changed.empty()) {
-    return ErrorReply(ApiError::BadRequest(
-        "nothing to change: give 'replicas', 'state' or spec fields (model, tenants, ctx, "
-        "parallel, kv_budget_bytes, threads)"));
-  }
+  auto updated = manager.UpdateDeployment(id, spec, desired);
+  if (!updated.ok()) return ErrorReply(DeploymentError(updated.status(), param));
   for (const std::string& what : changed) {
     call.detail += (call.detail.empty() ? "" : ",") + what;
   }

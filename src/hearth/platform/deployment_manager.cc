@@ -312,6 +312,11 @@ Result<Deployment> DeploymentManager::UpdateDeployment(int64_t id, const Deploym
   return ApplyUpdate(id, spec, current.desired);
 }
 
+Result<Deployment> DeploymentManager::UpdateDeployment(int64_t id, const DeploymentSpec& spec,
+                                                       DesiredState desired) {
+  return ApplyUpdate(id, spec, desired);
+}
+
 Result<Deployment> DeploymentManager::ScaleDeployment(int64_t id, int replicas) {
   HEARTH_ASSIGN_OR_RETURN(const Deployment current, store_.GetDeployment(id));
   DeploymentSpec spec = current.spec;
@@ -710,8 +715,10 @@ void DeploymentManager::OnReport(int64_t deployment_id, int64_t replica_id,
     AuditEntry entry;
     entry.actor = "system";
     entry.target = Target(live.deployment, replica_id);
-    if (report.event == EngineReport::Event::kFailure) {
-      entry.action = "replica.crash";
+    if (report.event == EngineReport::Event::kFailure ||
+        report.event == EngineReport::Event::kUnresponsive) {
+      entry.action = report.event == EngineReport::Event::kFailure ? "replica.crash"
+                                                                   : "replica.unresponsive";
       entry.result = "error";
       entry.detail = report.last_error.substr(0, kMaxLastError);
       spdlog::warn("{}: {}", entry.target, report.last_error);

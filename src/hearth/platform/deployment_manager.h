@@ -19,8 +19,13 @@
 // replica whose pid is a live `hearth … engine` process answering GET /health on its port is
 // kept as it is; the others are started again.
 //
-// Crashes and restarts are written to the audit log (actor "system", actions "replica.crash"
-// and "replica.restart", target "deployment:NAME/replica:ID"). Every method is thread-safe; the
+// Ready replicas are probed for liveness by their supervisors (GET /health, see
+// engine_supervisor.h); one that stops answering is marked failed, killed and restarted with the
+// same backoff as a crashed one, and leaves the directory (no longer routed to) at once.
+//
+// Crashes, hung engines and restarts are written to the audit log (actor "system", actions
+// "replica.crash", "replica.unresponsive" and "replica.restart", target
+// "deployment:NAME/replica:ID"). Every method is thread-safe; the
 // ReplicaDirectory methods answer from memory.
 #pragma once
 
@@ -93,6 +98,11 @@ class DeploymentManager final : public ReplicaDirectory {
   // Replaces the spec (the name must stay); a change of what the engines run (model, ctx,
   // parallel, KV budget, threads) starts a rolling replacement.
   Result<Deployment> UpdateDeployment(int64_t id, const DeploymentSpec& spec);
+  // Replaces the spec and the desired state in one step: everything (spec, memory fit of the
+  // result) is checked first and both are written in one store transaction, so an error
+  // changes nothing.
+  Result<Deployment> UpdateDeployment(int64_t id, const DeploymentSpec& spec,
+                                      DesiredState desired);
   Result<Deployment> ScaleDeployment(int64_t id, int replicas);
   Result<Deployment> StartDeployment(int64_t id);
   Result<Deployment> StopDeployment(int64_t id);

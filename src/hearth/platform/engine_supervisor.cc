@@ -355,7 +355,7 @@ void EngineSupervisor::Publish(EngineReport::Event event, EngineState state, std
     current_.state = state;
     current_.pid = pid_;
     current_.port = port_;
-    if (event == EngineReport::Event::kFailure) {
+    if (event == EngineReport::Event::kFailure || event == EngineReport::Event::kUnresponsive) {
       ++current_.restarts;
       current_.last_error = std::move(error);
     }
@@ -465,20 +465,61 @@ EngineSupervisor::Outcome EngineSupervisor::LaunchAndLoad() {
 
 EngineSupervisor::Outcome EngineSupervisor::WatchReady() {
   const auto ready_since = Clock::now();
+  auto next_probe = ready_since + timings_.liveness_interval;
+  int failed_probes = 0;
+  std::string last_probe_error;
+  const auto crashed = [this](const ExitCheck& exit) {
+    pid_ = 0;
+    port_ = 0;
+    Publish(EngineReport::Event::kFailure, EngineState::kFailed,
+            fmt::format("the engine {} unexpectedly (see {})", exit.how,
+                        launch_.log_path.string()));
+    return Outcome::kFailed;
+  };
   for (;;) {
     if (auto interrupted = Interrupted()) return *interrupted;
-    const ExitCheck exit = CheckExit(pid_);
-    if (exit.exited) {
-      pid_ = 0;
-      port_ = 0;
-      Publish(EngineReport::Event::kFailure, EngineState::kFailed,
-              fmt::format("the engine {} unexpectedly (see {})", exit.how,
-                          launch_.log_path.string()));
-      return Outcome::kFailed;
+    if (const ExitCheck exit = CheckExit(pid_); exit.exited) return crashed(exit);
+    if (Clock::now() >= next_probe) {
+      Result<ProbeReply> reply = LoopbackGet(port_, "/health", timings_.probe_timeout);
+      next_probe = Clock::now() + timings_.liveness_interval;
+      if (reply.ok() && reply->status == 200) {
+        failed_probes = 0;
+      } else {
+        last_probe_error = reply.ok() ? fmt::format("GET /health answered {}", reply->status)
+                                      : reply.status().message();
+        if (++failed_probes >= std::max(1, timings_.liveness_failures)) {
+          if (auto interrupted = Interrupted()) return *interrupted;
+          // A process that exited during the probes crashed; it was not hung.
+          if (const ExitCheck exit = CheckExit(pid_); exit.exited) return crashed(exit);
+          const int64_t pid = pid_;
+          KillUnresponsive();
+          Publish(EngineReport::Event::kUnresponsive, EngineState::kFailed,
+                  fmt::format("the engine (pid {}) was unresponsive: {} health probes in a row "
+                              "failed (last: {}); killed it",
+                              pid, failed_probes, last_probe_error));
+          return Outcome::kFailed;
+        }
+      }
     }
-    if (Clock::now() - ready_since >= timings_.backoff_reset_after) consecutive_failures_ = 0;
+    // Only an engine that answers counts as having recovered.
+    if (failed_probes == 0 && Clock::now() - ready_since >= timings_.backoff_reset_after) {
+      consecutive_failures_ = 0;
+    }
     if (!Sleep(timings_.exit_poll)) return *Interrupted();
   }
+}
+
+void EngineSupervisor::KillUnresponsive() {
+  spdlog::warn("engine {} (pid {}) stopped answering on port {}; killing it",
+               launch_.log_path.stem().string(), pid_, port_);
+  SignalGroup(pid_, SIGKILL);
+  int ignored;
+  if (waitpid(static_cast<pid_t>(pid_), &ignored, 0) < 0) {
+    // Not our child (adopted): wait for it to disappear.
+    while (!IsZombieOrGone(pid_)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pid_ = 0;
+  port_ = 0;
 }
 
 void EngineSupervisor::StopProcess() {

@@ -12,6 +12,12 @@
 // ready long enough) and start it again. Stopping sends SIGTERM to the group (the engine
 // drains), waits a bounded time, then SIGKILL.
 //
+// A ready engine is also probed for liveness: GET /health every liveness_interval, each with
+// probe_timeout. The engine answers /health on its HTTP I/O threads, never behind the
+// scheduler thread that runs the model, so a replica busy generating still answers; one that
+// misses liveness_failures probes in a row (deadlocked, SIGSTOPped, wedged in the kernel) is
+// reported unresponsive, killed (SIGKILL to its group) and restarted like a crashed one.
+//
 // Every change is reported to a listener, called on the supervisor's thread without any
 // supervisor lock held; it must not call Join() or the destructor of its own supervisor.
 #pragma once
@@ -55,6 +61,8 @@ struct SupervisionTimings {
   std::chrono::milliseconds backoff_initial{1'000};
   std::chrono::milliseconds backoff_max{60'000};
   std::chrono::milliseconds backoff_reset_after{60'000};  // ready this long: failures forgotten
+  std::chrono::milliseconds liveness_interval{5'000};     // between liveness probes while ready
+  int liveness_failures = 3;  // failed probes in a row that make a ready engine unresponsive
 };
 
 // The restart delay after `consecutive_failures` (>= 1) failures in a row.
@@ -66,9 +74,10 @@ std::string_view EngineStateName(EngineState state);
 
 struct EngineReport {
   enum class Event {
-    kStateChange,  // an ordinary transition (first start, ready, stopped)
-    kFailure,      // the process exited unexpectedly or failed to load: state kFailed
-    kRestart,      // a new process after a failure: state kLoading
+    kStateChange,   // an ordinary transition (first start, ready, stopped)
+    kFailure,       // the process exited unexpectedly or failed to load: state kFailed
+    kRestart,       // a new process after a failure: state kLoading
+    kUnresponsive,  // a ready engine stopped answering /health and was killed: state kFailed
   };
   Event event = Event::kStateChange;
   EngineState state = EngineState::kLoading;
@@ -107,6 +116,8 @@ class EngineSupervisor {
   void Run(std::optional<std::pair<int64_t, uint16_t>> adopted);
   Outcome LaunchAndLoad();
   Outcome WatchReady();
+  // After liveness_failures failed probes: SIGKILL the group and reap the process.
+  void KillUnresponsive();
   void StopProcess();
   void Publish(EngineReport::Event event, EngineState state, std::string error = {});
   // Waits up to `duration`; returns false when a stop or detach was requested.
