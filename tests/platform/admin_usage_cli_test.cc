@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "backends.h"
 #include "hearth/platform/store.h"
@@ -77,6 +78,79 @@ TEST_F(UsageCliTest, PrintsTheRecordedTotalsPerTenantKeyAndDeployment) {
   EXPECT_NE(table.out.find("beta"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("100"), std::string::npos) << table.out;
   EXPECT_EQ(table.out.find("acme"), std::string::npos) << table.out;
+}
+
+TEST_F(UsageCliTest, ShowsErrorsAndAnHourlyBreakdown) {
+  ASSERT_OK_AND_ASSIGN(Tenant acme, store_->CreateTenant("acme"));
+  ASSERT_OK_AND_ASSIGN(
+      ApiKey key,
+      store_->CreateApiKey({acme.id, "ci", "abcdefgh", std::string(64, 'a'), {}, std::nullopt}));
+  const int64_t t0 = 1'704'067'200'000;  // 2024-01-01T00:00:00Z
+  const int64_t hour = 3'600'000;
+  std::vector<UsageEvent> events = {
+      {acme.id, key.id, "llama", t0 + hour - 1, 10, 2, false, 200},
+      {acme.id, key.id, "llama", t0 + hour - 1, 0, 0, true, 429},
+      {acme.id, key.id, "llama", t0 + hour, 30, 4, false, 200},  // the next hour
+      {acme.id, key.id, "", t0 + hour + 5, 0, 0, true, 404},     // no deployment
+  };
+  ASSERT_OK(store_->RecordUsageBatch(events));
+
+  auto totals = RunCommand(Hearth("--json"));
+  ASSERT_EQ(totals.exit_code, 0) << totals.err;
+  auto report = nlohmann::json::parse(totals.out);
+  EXPECT_EQ(report["group_by"], "total");
+  EXPECT_EQ(report["tenants"][0]["requests"], 4);
+  EXPECT_EQ(report["tenants"][0]["errors"], 2);
+
+  auto hourly = RunCommand(Hearth("--by-hour --json"));
+  ASSERT_EQ(hourly.exit_code, 0) << hourly.err;
+  report = nlohmann::json::parse(hourly.out);
+  EXPECT_EQ(report["group_by"], "hour");
+  const auto& rows = report["tenants"][0]["rows"];
+  ASSERT_EQ(rows.size(), 3u) << hourly.out;
+  EXPECT_EQ(rows[0]["hour"], t0);
+  EXPECT_EQ(rows[0]["deployment"], "llama");
+  EXPECT_EQ(rows[0]["requests"], 2);
+  EXPECT_EQ(rows[0]["errors"], 1);
+  EXPECT_EQ(rows[0]["prompt_tokens"], 10);
+  EXPECT_EQ(rows[1]["hour"], t0 + hour);
+  EXPECT_TRUE(rows[1]["deployment"].is_null());  // "" sorts before "llama"
+  EXPECT_EQ(rows[1]["errors"], 1);
+  EXPECT_EQ(rows[2]["hour"], t0 + hour);
+  EXPECT_EQ(rows[2]["requests"], 1);
+  EXPECT_EQ(rows[2]["errors"], 0);
+  EXPECT_EQ(rows[2]["prompt_tokens"], 30);
+
+  // The table: an HOUR column with UTC hours, an ERRORS column, "-" for no deployment.
+  auto table = RunCommand(Hearth("--by-hour"));
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  std::vector<std::string> lines;
+  for (size_t pos = 0, eol; (eol = table.out.find('\n', pos)) != std::string::npos; pos = eol + 1) {
+    lines.push_back(table.out.substr(pos, eol - pos));
+  }
+  auto line_with = [&](const std::string& a, const std::string& b) -> std::string {
+    for (const auto& l : lines) {
+      if (l.find(a) != std::string::npos && l.find(b) != std::string::npos) return l;
+    }
+    return "";
+  };
+  EXPECT_NE(line_with("HOUR", "ERRORS"), "") << table.out;
+  const std::string first = line_with("2024-01-01T00:00:00", "llama");
+  ASSERT_NE(first, "") << table.out;
+  std::istringstream fields(first.substr(first.find("llama")));
+  std::string deployment;
+  int64_t requests = 0, errors = 0, prompt = 0, completion = 0;
+  fields >> deployment >> requests >> errors >> prompt >> completion;
+  EXPECT_EQ(std::vector<int64_t>({requests, errors, prompt, completion}),
+            std::vector<int64_t>({2, 1, 10, 2}))
+      << first;
+  EXPECT_NE(line_with("2024-01-01T01:00:00", " - "), "") << table.out;
+  const std::string total = line_with("acme", "(total)");
+  ASSERT_NE(total, "") << table.out;
+  std::istringstream total_fields(total.substr(total.find("(total)") + 7));
+  total_fields >> requests >> errors;
+  EXPECT_EQ(requests, 4) << total;
+  EXPECT_EQ(errors, 2) << total;
 }
 
 TEST_F(UsageCliTest, BadInputIsOneClearLine) {

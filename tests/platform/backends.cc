@@ -79,4 +79,11 @@ Result<std::unique_ptr<SqlDriver>> BackendTest::OpenScratchDriver() {
   return OpenPostgresDriver(*PostgresDsn(), pg);
 }
 
+Result<std::unique_ptr<Store>> BackendTest::OpenScratchStore() {
+  if (backend() == Backend::kSqlite) return OpenSqliteStore(dir_->path() / "scratch.db", options());
+  StoreOptions scratch = options();
+  scratch.postgres_schema = schema_ + "_scratch";
+  return OpenPostgresStore(*PostgresDsn(), scratch);
+}
+
 }  // namespace hearth::platform::testing

@@ -71,6 +71,8 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
 
   // A driver on a second, empty database of the same backend (for migration tests).
   Result<std::unique_ptr<SqlDriver>> OpenScratchDriver();
+  // A store on that second database (migrating it to the latest schema).
+  Result<std::unique_ptr<Store>> OpenScratchStore();
 
   Store& store() { return *store_; }
 

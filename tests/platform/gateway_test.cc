@@ -501,12 +501,15 @@ TEST_F(GatewayTest, AnUpstreamThatDiesMidStreamEndsTheClientStreamCleanly) {
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_EQ(usage[0].prompt_tokens, 0);
   EXPECT_EQ(usage[0].completion_tokens, 1);
-  // A dead replica that cannot even be reached: 503 with Retry-After, nothing billed.
+  EXPECT_EQ(usage[0].errors, 1);
+  // A dead replica that cannot even be reached: 503 with Retry-After, an error without tokens.
   auto refused = Post("/v1/chat/completions", Chat("scripted"), key_a_);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
   EXPECT_FALSE(refused->header("retry-after").empty());
-  EXPECT_EQ(Usage(tenant_a_.id)[0].requests, 1);
+  EXPECT_EQ(Usage(tenant_a_.id)[0].requests, 2);
+  EXPECT_EQ(Usage(tenant_a_.id)[0].errors, 2);
+  EXPECT_EQ(Usage(tenant_a_.id)[0].completion_tokens, 1);
 }
 
 TEST_F(GatewayTest, AClientThatLeavesCancelsTheUpstreamRequest) {
@@ -530,7 +533,11 @@ TEST_F(GatewayTest, NoReadyReplicaIs503WithRetryAfter) {
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(r->header("retry-after"), "2");
   EXPECT_NE(r->body.find("no ready replica"), std::string::npos) << r->body;
-  EXPECT_TRUE(Usage(tenant_a_.id).empty());
+  auto usage = Usage(tenant_a_.id);  // a failed request: counted, no tokens
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].requests, 1);
+  EXPECT_EQ(usage[0].errors, 1);
+  EXPECT_EQ(usage[0].prompt_tokens + usage[0].completion_tokens, 0);
 }
 
 TEST_F(GatewayTest, EmbeddingsAreNotSupported) {
@@ -572,7 +579,9 @@ TEST_F(GatewayTest, RequestsPerMinuteHoldUnderConcurrentLoad) {
   }
   EXPECT_EQ(ok, 3);
   EXPECT_EQ(limited, kThreads - 3);
-  EXPECT_EQ(Usage(tenant_a_.id).at(0).requests, 3);  // refusals are not billed
+  // Refusals are requests too: errors without tokens.
+  EXPECT_EQ(Usage(tenant_a_.id).at(0).requests, kThreads);
+  EXPECT_EQ(Usage(tenant_a_.id).at(0).errors, kThreads - 3);
 }
 
 TEST_F(GatewayTest, ConcurrentRequestsAreCappedUnderLoad) {

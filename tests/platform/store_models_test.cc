@@ -64,7 +64,7 @@ TEST(StoreEnumsTest, StateNamesRoundTripAndUnknownNamesAreRefused) {
 
 TEST_P(StoreModelsTest, ModelsRoundTripAndAreFoundCaseInsensitively) {
   ASSERT_OK_AND_ASSIGN(int64_t version, store().SchemaVersion());
-  EXPECT_EQ(version, 2);
+  EXPECT_GE(version, 2);  // models arrived with schema version 2
   NewModel in = ModelNamed("Qwen2.5-0.5B_q8");
   ASSERT_OK_AND_ASSIGN(ModelRecord qwen, store().CreateModel(in));
   EXPECT_GT(qwen.id, 0);

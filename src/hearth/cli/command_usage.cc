@@ -1,6 +1,7 @@
-// `hearth usage`: usage totals per tenant, API key and deployment, read straight from the store
-// (the data directory's SQLite store, or the database given with --database), so it works
-// whether or not the platform is running.
+// `hearth usage`: requests, errors and tokens per tenant, API key and deployment (totals over the
+// range, or per UTC hour with --by-hour), read straight from the store (the data directory's
+// SQLite store, or the database given with --database), so it works whether or not the platform
+// is running.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -24,6 +25,7 @@ struct UsageArgs {
   std::string to;
   std::string database;
   bool json = false;
+  bool by_hour = false;
 };
 
 int Fail(const Status& status) {
@@ -31,28 +33,38 @@ int Fail(const Status& status) {
   return 1;
 }
 
+std::string KeyLabel(const platform::UsageReportRow& row) {
+  if (row.key) return row.key->prefix + " " + row.key->name;
+  if (row.totals.key_id) return fmt::format("#{} (deleted)", *row.totals.key_id);
+  return "(console)";
+}
+
 std::string Table(const platform::UsageReport& report) {
+  const bool by_hour = report.grouping == platform::UsageGrouping::kHour;
   std::string out = fmt::format(
-      "usage from {} to {}\n\n",
+      "usage from {} to {}{}\n\n",
       report.from == 0 ? std::string("the beginning") : platform::FormatIso8601(report.from),
       report.to == std::numeric_limits<int64_t>::max() ? std::string("now")
-                                                       : platform::FormatIso8601(report.to));
-  out += fmt::format("{:<20} {:<20} {:<24} {:>10} {:>14} {:>14}\n", "TENANT", "KEY", "DEPLOYMENT",
-                     "REQUESTS", "PROMPT_TOKENS", "COMPL_TOKENS");
+                                                       : platform::FormatIso8601(report.to),
+      by_hour ? ", per UTC hour" : "");
+  auto line = [&](std::string_view hour, std::string_view tenant, std::string_view key,
+                  std::string_view deployment, auto requests, auto errors, auto prompt,
+                  auto completion) {
+    if (by_hour) out += fmt::format("{:<20} ", hour);
+    out += fmt::format("{:<20} {:<20} {:<24} {:>10} {:>8} {:>14} {:>14}\n", tenant, key, deployment,
+                       requests, errors, prompt, completion);
+  };
+  line("HOUR", "TENANT", "KEY", "DEPLOYMENT", "REQUESTS", "ERRORS", "PROMPT_TOKENS",
+       "COMPL_TOKENS");
   for (const auto& tenant : report.tenants) {
     for (const auto& row : tenant.rows) {
-      std::string key = "(console)";
-      if (row.key) {
-        key = row.key->prefix + " " + row.key->name;
-      } else if (row.totals.key_id) {
-        key = fmt::format("#{} (deleted)", *row.totals.key_id);
-      }
-      out += fmt::format("{:<20} {:<20} {:<24} {:>10} {:>14} {:>14}\n", tenant.tenant.name, key,
-                         row.totals.deployment, row.totals.requests, row.totals.prompt_tokens,
-                         row.totals.completion_tokens);
+      const platform::UsageTotals& t = row.totals;
+      line(row.hour ? platform::FormatIso8601(*row.hour) : "", tenant.tenant.name, KeyLabel(row),
+           t.deployment.empty() ? "-" : t.deployment, t.requests, t.errors, t.prompt_tokens,
+           t.completion_tokens);
     }
-    out += fmt::format("{:<20} {:<20} {:<24} {:>10} {:>14} {:>14}\n", tenant.tenant.name, "(total)",
-                       "", tenant.requests, tenant.prompt_tokens, tenant.completion_tokens);
+    line("", tenant.tenant.name, "(total)", "", tenant.requests, tenant.errors,
+         tenant.prompt_tokens, tenant.completion_tokens);
   }
   return out;
 }
@@ -89,7 +101,9 @@ int RunUsage(const UsageArgs& args, const GlobalOptions& globals) {
     if (!tenant.ok()) return Fail(tenant.status());
     tenant_id = tenant->id;
   }
-  auto report = platform::CollectUsage(**store, tenant_id, from, to);
+  auto report = platform::CollectUsage(
+      **store, tenant_id, from, to,
+      args.by_hour ? platform::UsageGrouping::kHour : platform::UsageGrouping::kTotal);
   if (!report.ok()) return Fail(report.status());
   if (args.json) {
     std::printf("%s\n", platform::UsageReportJson(*report).dump(2).c_str());
@@ -104,7 +118,8 @@ int RunUsage(const UsageArgs& args, const GlobalOptions& globals) {
 void RegisterUsage(CLI::App& app, GlobalOptions& globals, Action* action) {
   auto args = std::make_shared<UsageArgs>();
   CLI::App* usage = app.add_subcommand(
-      "usage", "Usage totals per tenant, API key and deployment, from the platform's store");
+      "usage",
+      "Requests, errors and tokens per tenant, API key and deployment, from the platform's store");
   usage->add_option("--tenant", args->tenant, "only this tenant (by name)");
   usage->add_option("--from", args->from,
                     "start of the range, inclusive: Unix ms or ISO-8601 (2024-05-01T00:00:00Z)");
@@ -112,6 +127,8 @@ void RegisterUsage(CLI::App& app, GlobalOptions& globals, Action* action) {
   usage->add_option("--database", args->database,
                     "store to read: postgres://... or a SQLite file (default: the data "
                     "directory's store)");
+  usage->add_flag("--by-hour", args->by_hour,
+                  "one row per UTC hour, key and deployment instead of totals over the range");
   usage->add_flag("--json", args->json, "print JSON instead of a table");
   usage->callback([args, &globals, action] {
     *action = [args, &globals] { return RunUsage(*args, globals); };

@@ -1,6 +1,7 @@
 // The admin API's front: routing, authentication, auditing, and the session routes.
 #include "hearth/platform/admin_api.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -105,7 +106,7 @@ void AdminApi::Handle(server::HttpRequest& request,
       reply = Process(*call);
     }
     channel->Post([channel, reply = std::move(reply)]() mutable {
-      channel->Respond(reply.status, "application/json", std::move(reply.body));
+      channel->Respond(reply.status, "application/json", std::move(reply.body), reply.headers);
     });
   });
 }
@@ -284,13 +285,28 @@ Reply AdminApi::Login(Call& call) {
     call.audit_target = UserTarget(*known, TenantName(known->tenant_id));
   }
 
+  // Throttled before the password is looked at: a locked-out guesser learns nothing and costs
+  // no argon2id. The counters key on the lower-cased name, as the audit log does.
+  LoginThrottle& throttle = identity_.login_throttle();
+  if (auto wait = throttle.RetryAfter(name, call.source_ip)) {
+    const int64_t seconds = (wait->count() + 999) / 1000;
+    call.result = "throttled";
+    call.detail = fmt::format("too many failed logins; locked for {} s", seconds);
+    Reply reply = ErrorReply(
+        {429, fmt::format("too many failed logins; retry in {} s", seconds), "rate_limit_exceeded",
+         "", "login_throttled"});
+    reply.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return reply;
+  }
   auto session = identity_.Login(*username, *password);
   if (!session.ok()) {
     if (session.status().code() == StatusCode::kUnauthenticated) {
+      throttle.RecordFailure(name, call.source_ip);
       return ErrorReply(admin::Unauthorized("invalid username or password"));
     }
     return ErrorReply(ErrorFromStatus(session.status()));
   }
+  throttle.RecordSuccess(name);
   auto user = store_.GetUser(session->session.user_id);
   if (!user.ok()) return ErrorReply(ErrorFromStatus(user.status()));
   return JsonReply({{"token", session->token},

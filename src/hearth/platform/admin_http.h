@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hearth/base/status.h"
@@ -20,6 +21,7 @@ namespace hearth::platform::admin {
 struct Reply {
   int status = 200;
   std::string body;  // JSON
+  std::vector<std::pair<std::string, std::string>> headers = {};  // extra ones (Retry-After)
 };
 
 Reply JsonReply(const nlohmann::json& body, int status = 200);

@@ -74,6 +74,7 @@ Reply AdminApi::RevokeKey(Call& call) {
   const std::string tenant = TenantName(key->tenant_id);
   call.audit_target = KeyTarget(tenant, *key);
   auto revoked = store_.RevokeApiKey(key->id);
+  identity_.ForgetApiKey(key->id);  // the gateway's key cache must not outlive the change
   if (!revoked.ok()) return ErrorReply(ErrorFromStatus(revoked.status()));
   return JsonReply(admin::KeyJson(*revoked, tenant));
 }
@@ -84,9 +85,9 @@ Reply AdminApi::DeleteKey(Call& call) {
   auto key = VisibleKey(call, call.params[0]);
   if (!key.ok()) return ErrorReply(ErrorFromStatus(key.status()));
   call.audit_target = KeyTarget(TenantName(key->tenant_id), *key);
-  if (Status deleted = store_.DeleteApiKey(key->id); !deleted.ok()) {
-    return ErrorReply(ErrorFromStatus(deleted));
-  }
+  const Status deleted = store_.DeleteApiKey(key->id);
+  identity_.ForgetApiKey(key->id);  // as in RevokeKey
+  if (!deleted.ok()) return ErrorReply(ErrorFromStatus(deleted));
   return JsonReply(admin::DeletedJson("api_key", key->id));
 }
 

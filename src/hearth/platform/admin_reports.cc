@@ -63,8 +63,16 @@ Reply AdminApi::GetUsage(Call& call) {
   } else if (!call.platform_admin()) {
     tenant_id = call.caller_tenant->id;
   }
+  UsageGrouping grouping = UsageGrouping::kTotal;
+  if (auto text = call.query("group_by")) {
+    auto parsed = ParseUsageGrouping(*text);
+    if (!parsed.ok()) {
+      return ErrorReply(ApiError::BadRequest(parsed.status().message(), "group_by"));
+    }
+    grouping = *parsed;
+  }
   auto report = CollectUsage(store_, tenant_id, from.value_or(0),
-                             to.value_or(std::numeric_limits<int64_t>::max()));
+                             to.value_or(std::numeric_limits<int64_t>::max()), grouping);
   if (!report.ok()) return ErrorReply(ErrorFromStatus(report.status(), "to"));
   return JsonReply(UsageReportJson(*report));
 }

@@ -28,6 +28,8 @@ using server::ResponseChannel;
 namespace http = boost::beast::http;
 
 constexpr std::string_view kModelsPrefix = "/v1/models/";
+// The longest SSE event the gateway accepts from an engine (its events are a few hundred bytes).
+constexpr size_t kMaxSseEventBytes = 1u << 20;
 
 // Outcomes counted in hearth_gateway_requests_total{outcome=...}.
 enum Outcome {
@@ -119,6 +121,15 @@ struct Gateway::Core {
 
   std::array<std::atomic<int64_t>, kOutcomeCount> outcomes{};
   std::atomic<int64_t> streams_started{0};
+  std::atomic<int64_t> held_bytes{0};
+  std::atomic<int64_t> peak_held_bytes{0};
+  std::atomic<int64_t> peak_client_queue_bytes{0};
+
+  static void RaisePeak(std::atomic<int64_t>& peak, int64_t value) {
+    int64_t seen = peak.load(std::memory_order_relaxed);
+    while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
+  }
 
   mutable std::mutex mutex;
   std::condition_variable idle_cv;
@@ -217,16 +228,13 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
   void Forward() {
     auto replica = core_->PickReplica(candidates, tried_);
     if (!replica || !core_->proxy) {
-      if (permit) permit->Settle(0);
       HeaderList headers = {
           {"Retry-After", std::to_string(core_->options.no_replica_retry_after_s)}};
       const ApiError error = ApiError::Overloaded(
           tried_.empty()
               ? fmt::format("The model '{}' has no ready replica; retry later", deployment)
               : fmt::format("No replica of the model '{}' is reachable; retry later", deployment));
-      Done(kNoReplica);
-      channel_->Respond(503, "application/json", error.ToJson(), headers);
-      return;
+      return Fail(kNoReplica, 503, "application/json", error.ToJson(), std::move(headers));
     }
     replica_id_ = replica->replica_id;
     tried_.push_back(replica->replica_id);
@@ -235,6 +243,7 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
     request.port = replica->port;
     request.target = target;
     request.body = body;  // kept: a failed connect may retry on another replica
+    if (stream) request.receive_window = core_->options.stream_window_bytes;
     auto self = shared_from_this();
     UpstreamHandler handler;
     handler.on_headers = [self](int status, HeaderList headers) {
@@ -272,10 +281,13 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
   void OnData(const std::string& data) {
     if (finished_) return;
     if (mode_ == Mode::kBuffered) {
+      // A whole response (an error, or a non-streaming body) is needed before anything is sent.
       buffered_.append(data);
+      if (stream && call_) call_->Acknowledge(data.size());  // streams have a receive window
       return;
     }
     if (mode_ != Mode::kStreaming) return;
+    Hold(data.size());
     sse_buffer_.append(data);
     std::string out;
     for (;;) {
@@ -292,7 +304,49 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
       sse_buffer_.erase(0, end + sep);
       HandleEvent(event, &out);
     }
-    if (!out.empty()) channel_->Write(std::move(out));
+    if (!out.empty()) {
+      channel_->Write(std::move(out));
+      Gateway::Core::RaisePeak(core_->peak_client_queue_bytes,
+                      static_cast<int64_t>(channel_->pending_bytes()));
+    }
+    if (sse_buffer_.size() > kMaxSseEventBytes) {
+      // An event without end: the engine is broken; do not buffer it without bound.
+      if (call_) {
+        call_->Cancel();
+        call_.reset();
+      }
+      return FinishStream(Status::IoError("an event exceeded 1 MiB"));
+    }
+    MaybeAcknowledge();
+  }
+
+  // Flow control: bytes read from the replica are held until the client connection's queue is
+  // down to a quarter of the window, then acknowledged so the upstream call reads on.
+  void Hold(size_t bytes) {
+    unacknowledged_ += bytes;
+    core_->held_bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+    Gateway::Core::RaisePeak(core_->peak_held_bytes, static_cast<int64_t>(unacknowledged_));
+  }
+
+  void Release(bool acknowledge = true) {
+    if (unacknowledged_ == 0) return;
+    core_->held_bytes.fetch_sub(static_cast<int64_t>(unacknowledged_), std::memory_order_relaxed);
+    if (acknowledge && call_) call_->Acknowledge(unacknowledged_);
+    unacknowledged_ = 0;
+  }
+
+  void MaybeAcknowledge() {
+    if (unacknowledged_ == 0 || finished_) return;
+    const size_t low_water = core_->options.stream_window_bytes / 4;
+    if (channel_->pending_bytes() <= low_water) return Release();
+    if (drain_armed_) return;
+    drain_armed_ = true;
+    channel_->OnDrained(low_water, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->drain_armed_ = false;
+        self->MaybeAcknowledge();
+      }
+    });
   }
 
   // One SSE event from the engine: pass it on (model renamed), hold [DONE], read the usage.
@@ -350,13 +404,10 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
     if (!status.ok()) {
       core_->Audit("key:" + key.prefix, "gateway.upstream", "deployment:" + deployment, "error",
                    status.message());
-      if (permit) permit->Settle(0);
-      Done(kUpstreamError);
-      channel_->Respond(502, "application/json",
-                        UpstreamFailed(fmt::format("The model '{}' failed to answer: {}",
-                                                   deployment, status.message()))
-                            .ToJson());
-      return;
+      return Fail(kUpstreamError, 502, "application/json",
+                  UpstreamFailed(fmt::format("The model '{}' failed to answer: {}", deployment,
+                                             status.message()))
+                      .ToJson());
     }
     FinishBuffered();
   }
@@ -364,13 +415,11 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
   void FinishBuffered() {
     if (upstream_status_ != 200) {
       // The engine refused the request (bad input, context too long, overloaded): its error
-      // passes through unchanged and nothing is billed.
-      if (permit) permit->Settle(0);
+      // passes through unchanged; the request counts as an error without tokens.
       HeaderList headers;
       if (!retry_after_.empty()) headers.emplace_back("Retry-After", retry_after_);
-      Done(upstream_status_ >= 500 ? kEngineError : kBadRequest);
-      channel_->Respond(upstream_status_, content_type_, std::move(buffered_), headers);
-      return;
+      return Fail(upstream_status_ >= 500 ? kEngineError : kBadRequest, upstream_status_,
+                  content_type_, std::move(buffered_), std::move(headers));
     }
     json response = json::parse(buffered_, nullptr, false);
     std::optional<std::pair<int64_t, int64_t>> usage;
@@ -383,7 +432,7 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
       spdlog::warn("gateway: a response of '{}' carried no usage; billed 0 tokens", deployment);
       usage = std::make_pair(int64_t{0}, int64_t{0});
     }
-    Bill(*usage, [self = shared_from_this()](const Status& committed) {
+    Bill(*usage, 200, /*error=*/false, [self = shared_from_this()](const Status& committed) {
       // Done first: the request's slot is free by the time the client sees the response.
       if (!committed.ok()) {
         self->Done(kUsageFailed);
@@ -421,15 +470,30 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
       self->channel_->Write(std::string(server::kSseDone));
       self->channel_->EndStream();
     };
-    if (usage.first + usage.second == 0) {
-      if (permit) permit->Settle(0);
-      return finish(Status::Ok());
-    }
-    Bill(usage, std::move(finish));
+    // Also a stream without tokens: it is a request (and, ended by an error, a failed one).
+    Bill(usage, 200, failure.has_value() || engine_error_, std::move(finish));
   }
 
-  // Records the usage and runs `then` on the strand once it is committed.
-  void Bill(std::pair<int64_t, int64_t> usage, std::function<void(const Status&)> then) {
+  // A request that fails before its response started: one usage event (an error, no tokens),
+  // then the answer once the event is committed. The answer goes out even if the commit failed
+  // (the meter logs it): the client must learn that its request failed either way.
+  void Fail(Outcome outcome, int status, std::string content_type, std::string body,
+            HeaderList headers = {}) {
+    auto respond = [self = shared_from_this(), outcome, status,
+                    content_type = std::move(content_type), body = std::move(body),
+                    headers = std::move(headers)](const Status&) mutable {
+      self->Done(outcome);
+      self->channel_->Respond(status, content_type, std::move(body), headers);
+    };
+    // An engine may answer any 3-digit status; the usage row keeps a valid HTTP error.
+    const int recorded = status >= 400 && status <= 599 ? status : 502;
+    Bill({0, 0}, recorded, /*error=*/true, std::move(respond));
+  }
+
+  // Records the usage (one request; `error` marks a failed one, `http_status` is what the client
+  // is sent) and runs `then` on the strand once it is committed.
+  void Bill(std::pair<int64_t, int64_t> usage, int http_status, bool error,
+            std::function<void(const Status&)> then) {
     if (permit) permit->Settle(usage.first + usage.second);
     if (!core_->meter) return then(Status::Unavailable("the gateway is shutting down"));
     UsageEvent event;
@@ -439,6 +503,8 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
     event.at = core_->options.clock();
     event.prompt_tokens = usage.first;
     event.completion_tokens = usage.second;
+    event.error = error;
+    event.http_status = http_status;
     billed_ = true;
     core_->meter->Record(std::move(event),
                          [self = shared_from_this(), then = std::move(then)](const Status& s) {
@@ -467,6 +533,7 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
         event.at = core_->options.clock();
         event.prompt_tokens = usage.first;
         event.completion_tokens = usage.second;
+        event.http_status = mode_ == Mode::kStreaming ? 200 : 0;  // 0: left before any answer
         billed_ = true;
         core_->meter->Record(std::move(event), nullptr);
       }
@@ -478,6 +545,7 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
     if (finished_) return;
     finished_ = true;
     core_->Count(outcome);
+    Release(/*acknowledge=*/false);
     if (call_) {
       call_->Cancel();
       call_.reset();
@@ -505,11 +573,42 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
   std::optional<std::pair<int64_t, int64_t>> usage_;
   bool billed_ = false;
   bool finished_ = false;
+  size_t unacknowledged_ = 0;  // stream bytes read from the replica and not yet acknowledged
+  bool drain_armed_ = false;   // an OnDrained callback is pending
 };
 
 void SendError(const std::shared_ptr<ResponseChannel>& channel, const ApiError& error,
                HeaderList headers = {}) {
   channel->Respond(error.http_status, "application/json", error.ToJson(), headers);
+}
+
+// Answers an authenticated request that ends in the gateway itself (an error, or a model
+// listing) once its usage event (no tokens; an error from 400 up) is committed: every request
+// answered after authentication is one usage row. The answer goes out even if the commit failed
+// (the meter logs it): a refusal must not turn into a 500. `deployment`: empty when the request
+// named none the key may use.
+void AnswerMetered(const std::shared_ptr<Gateway::Core>& core, const ApiKey& key,
+                   std::string deployment, const std::shared_ptr<ResponseChannel>& channel,
+                   int status, std::string body, HeaderList headers = {}) {
+  if (!core->meter) {
+    channel->Respond(status, "application/json", std::move(body), headers);
+    return;
+  }
+  UsageEvent event;
+  event.tenant_id = key.tenant_id;
+  event.key_id = key.id;
+  event.deployment = std::move(deployment);
+  event.at = core->options.clock();
+  event.error = status >= 400;
+  event.http_status = status;
+  core->Enter();  // a drain waits for the answer too
+  core->meter->Record(std::move(event), [core, channel, status, body = std::move(body),
+                                         headers = std::move(headers)](const Status&) {
+    channel->Post([core, channel, status, body, headers]() mutable {
+      channel->Respond(status, "application/json", std::move(body), headers);
+      core->Leave();
+    });
+  });
 }
 
 }  // namespace
@@ -544,6 +643,12 @@ int Gateway::outstanding(int64_t replica_id) const {
   return it == core_->outstanding.end() ? 0 : it->second;
 }
 
+StreamBufferStats Gateway::stream_buffer_stats() const {
+  return {core_->held_bytes.load(std::memory_order_relaxed),
+          core_->peak_held_bytes.load(std::memory_order_relaxed),
+          core_->peak_client_queue_bytes.load(std::memory_order_relaxed)};
+}
+
 std::string Gateway::RenderMetrics() const {
   std::string out =
       "# HELP hearth_gateway_requests_total Gateway requests by outcome.\n"
@@ -555,8 +660,12 @@ std::string Gateway::RenderMetrics() const {
   fmt::format_to(std::back_inserter(out),
                  "# HELP hearth_gateway_requests_in_flight Generation requests in flight.\n"
                  "# TYPE hearth_gateway_requests_in_flight gauge\n"
-                 "hearth_gateway_requests_in_flight {}\n",
-                 requests_in_flight());
+                 "hearth_gateway_requests_in_flight {}\n"
+                 "# HELP hearth_gateway_stream_held_bytes Stream bytes read from replicas and "
+                 "not yet taken by clients.\n"
+                 "# TYPE hearth_gateway_stream_held_bytes gauge\n"
+                 "hearth_gateway_stream_held_bytes {}\n",
+                 requests_in_flight(), core_->held_bytes.load(std::memory_order_relaxed));
   if (core_->meter) {
     const UsageMeterStats s = core_->meter->stats();
     fmt::format_to(std::back_inserter(out),
@@ -605,6 +714,11 @@ void Gateway::Handle(server::HttpRequest& request,
                      {{"WWW-Authenticate", "Bearer"}});
   }
   const ApiKey key = std::move(*verified);
+  // From here on every answer is a usage event of the key, errors included (AnswerMetered).
+  auto refuse = [&](const ApiError& error, std::string deployment = {}, HeaderList headers = {}) {
+    AnswerMetered(core_, key, std::move(deployment), channel, error.http_status, error.ToJson(),
+                  std::move(headers));
+  };
 
   // The deployments this key may use, by name.
   auto usable = [&](std::string_view name) -> std::optional<RoutableDeployment> {
@@ -630,9 +744,8 @@ void Gateway::Handle(server::HttpRequest& request,
   };
   auto require = [&](http::verb verb) {
     if (request.method() == verb) return true;
-    SendError(channel,
-              ApiError::MethodNotAllowed(fmt::format("{} requires {}", path, VerbName(verb))),
-              {{"Allow", VerbName(verb)}});
+    refuse(ApiError::MethodNotAllowed(fmt::format("{} requires {}", path, VerbName(verb))), {},
+           {{"Allow", VerbName(verb)}});
     return false;
   };
 
@@ -650,8 +763,8 @@ void Gateway::Handle(server::HttpRequest& request,
                               key.deployments.end();
       if (tenant_ok && key_ok) data.push_back(model_json(d));
     }
-    channel->Respond(200, "application/json",
-                     server::DumpJson({{"object", "list"}, {"data", std::move(data)}}));
+    AnswerMetered(core_, key, "", channel, 200,
+                  server::DumpJson({{"object", "list"}, {"data", std::move(data)}}));
     return;
   }
   if (path.starts_with(kModelsPrefix)) {
@@ -660,9 +773,9 @@ void Gateway::Handle(server::HttpRequest& request,
     auto d = usable(id);
     if (!d) {
       core.Count(kNotFound);
-      return SendError(channel, ApiError::ModelNotFound(id));
+      return refuse(ApiError::ModelNotFound(id));
     }
-    channel->Respond(200, "application/json", server::DumpJson(model_json(*d)));
+    AnswerMetered(core_, key, d->name, channel, 200, server::DumpJson(model_json(*d)));
     return;
   }
   const bool chat = path == "/v1/chat/completions";
@@ -670,38 +783,39 @@ void Gateway::Handle(server::HttpRequest& request,
   const bool embeddings = path == "/v1/embeddings";
   if (!chat && !completions && !embeddings) {
     core.Count(kNotFound);
-    return SendError(channel, ApiError::NotFound(fmt::format("no route for {}", path)));
+    return refuse(ApiError::NotFound(fmt::format("no route for {}", path)));
   }
   if (!require(http::verb::post)) return;
 
   json body = json::parse(request.body(), nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
     core.Count(kBadRequest);
-    return SendError(channel, ApiError::BadRequest("the request body must be a JSON object"));
+    return refuse(ApiError::BadRequest("the request body must be a JSON object"));
   }
   auto model = body.find("model");
   if (model == body.end() || !model->is_string() || model->get_ref<const std::string&>().empty()) {
     core.Count(kBadRequest);
-    return SendError(channel, ApiError::BadRequest("you must provide a model parameter", "model"));
+    return refuse(ApiError::BadRequest("you must provide a model parameter", "model"));
   }
   const std::string name = model->get<std::string>();
   auto deployment = usable(name);
   if (!deployment) {
     core.Count(kNotFound);
-    return SendError(channel, ApiError::ModelNotFound(name));
+    return refuse(ApiError::ModelNotFound(name));
   }
   if (embeddings) {
     core.Count(kBadRequest);
-    return SendError(channel, ApiError::BadRequest(
-                                  fmt::format("The model '{}' does not support embeddings", name),
-                                  "model", "model_not_supported"));
+    return refuse(
+        ApiError::BadRequest(fmt::format("The model '{}' does not support embeddings", name),
+                             "model", "model_not_supported"),
+        name);
   }
 
   bool stream = false;
   if (auto s = body.find("stream"); s != body.end() && !s->is_null()) {
     if (!s->is_boolean()) {
       core.Count(kBadRequest);
-      return SendError(channel, ApiError::BadRequest("'stream' must be a boolean", "stream"));
+      return refuse(ApiError::BadRequest("'stream' must be a boolean", "stream"), name);
     }
     stream = s->get<bool>();
   }
@@ -712,8 +826,8 @@ void Gateway::Handle(server::HttpRequest& request,
       body["stream_options"] = json::object();
     } else if (!options->is_object()) {
       core.Count(kBadRequest);
-      return SendError(
-          channel, ApiError::BadRequest("'stream_options' must be an object", "stream_options"));
+      return refuse(ApiError::BadRequest("'stream_options' must be an object", "stream_options"),
+                    name);
     } else if (auto usage = options->find("include_usage");
                usage != options->end() && usage->is_boolean()) {
       client_wants_usage = usage->get<bool>();
@@ -729,7 +843,7 @@ void Gateway::Handle(server::HttpRequest& request,
     core.Count(kRateLimited);
     const RateLimitRejection& r = *decision.rejection;
     ApiError error{429, r.message, "rate_limit_exceeded", "", "rate_limit_exceeded"};
-    return SendError(channel, error, {{"Retry-After", std::to_string(r.retry_after_seconds())}});
+    return refuse(error, name, {{"Retry-After", std::to_string(r.retry_after_seconds())}});
   }
 
   auto replicas = core.directory.ReadyReplicas(name);

@@ -18,10 +18,22 @@
 // UsageMeter. The response's last bytes (`data: [DONE]`, or the whole non-streaming body) are
 // released only once the event has been committed. A stream that ends early (client gone, replica
 // died, engine error) without the engine's usage is billed what was delivered: one completion
-// token per content event (a lower bound; the prompt is not billed). Requests that never reached
-// an engine, and engine errors before generation (4xx/5xx), are not billed. Errors are counted in
-// the gateway's metrics and written to the audit log (actions gateway.auth, gateway.access,
-// gateway.upstream), not as usage rows.
+// token per content event (a lower bound; the prompt is not billed). Every request answered after
+// the key is authenticated is one usage event: a failed one (any 4xx/5xx answer, or a stream
+// ended by an error event) has error set and its HTTP status, and tokens only for what a stream
+// delivered; its answer, too, goes out once the event is committed. A request refused before
+// authentication (401) has no key to charge and is not metered. Errors are also counted in the
+// gateway's metrics and written to the audit log (actions gateway.auth, gateway.access,
+// gateway.upstream).
+//
+// Slow clients: a streaming client that reads slower than the engine writes does not make the
+// gateway buffer the stream. The upstream call reads at most stream_window_bytes ahead
+// (UpstreamRequest::receive_window); the gateway acknowledges what it has read once the client
+// connection's queue is down to a quarter of the window (ResponseChannel::OnDrained). So a
+// request holds at most about 1.25 windows plus one 16 KiB read, the replica's writes block (TCP
+// pushes back; the engine's sequence simply waits), and other requests are unaffected. A client
+// that takes no byte for the HTTP server's write_timeout is dropped, which cancels the upstream
+// request as any disconnect does.
 //
 // The engine replicas serve one model each under their own name; the gateway drops "model" from
 // the forwarded body and writes the deployment name into the "model" of every response object.
@@ -54,6 +66,16 @@ struct GatewayOptions {
   Clock clock = SystemNowMillis;  // usage event times
   // Retry-After (seconds) when a deployment has no ready replica.
   int no_replica_retry_after_s = 2;
+  // Backpressure for streams: at most this many bytes of an engine's stream are read ahead of a
+  // client that reads slower than the engine writes (see "Slow clients" above).
+  size_t stream_window_bytes = 256u << 10;
+};
+
+// What the gateway holds of streams on their way to clients (tests and /metrics).
+struct StreamBufferStats {
+  int64_t held_bytes = 0;               // read from replicas, not yet taken by the clients
+  int64_t peak_held_bytes = 0;          // the most held_bytes of any one request, ever
+  int64_t peak_client_queue_bytes = 0;  // the most queued on one client connection, ever
 };
 
 class Gateway {
@@ -69,12 +91,15 @@ class Gateway {
   void Handle(server::HttpRequest& request,
               const std::shared_ptr<server::ResponseChannel>& channel);
 
-  // Generation requests admitted and not yet finished.
+  // Generation requests admitted and not yet finished, and answers waiting for their usage
+  // commit.
   int requests_in_flight() const;
   // Waits until no generation request is in flight or the timeout passes; true when none is left.
   bool WaitForRequests(std::chrono::milliseconds timeout);
   // Requests this gateway has in flight on one replica (its routing counter).
   int outstanding(int64_t replica_id) const;
+
+  StreamBufferStats stream_buffer_stats() const;
 
   // Prometheus text lines (hearth_gateway_*) for the platform's /metrics.
   std::string RenderMetrics() const;

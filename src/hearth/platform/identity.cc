@@ -38,7 +38,10 @@ Result<ParsedApiKey> ParseApiKey(std::string_view text) {
 }
 
 Identity::Identity(Store& store, IdentityOptions options)
-    : store_(store), options_(std::move(options)) {
+    : store_(store),
+      options_(std::move(options)),
+      key_cache_(options_.api_key_cache),
+      login_throttle_(options_.login_throttle, options_.clock ? options_.clock : SystemNowMillis) {
   if (!options_.clock) options_.clock = SystemNowMillis;
 }
 
@@ -173,29 +176,48 @@ Result<ApiKey> Identity::VerifyApiKey(std::string_view presented) {
   auto parsed = ParseApiKey(presented);
   if (!parsed.ok()) return Status::Unauthenticated(parsed.status().message());
   std::string presented_hash = Sha256Hex(parsed->secret);
+  int64_t now = options_.clock();
+  if (key_cache_.enabled()) {
+    // The entry's hash equals the presented one (that is how it was found) and so does its
+    // prefix; comparing again in constant time keeps every verification on the same comparison.
+    if (auto cached = key_cache_.Find(presented_hash, parsed->prefix, now);
+        cached && ConstantTimeEquals(presented_hash, cached->secret_hash)) {
+      return Admit(std::move(*cached), now, presented_hash);
+    }
+  }
+  const uint64_t generation = key_cache_.generation();
   auto key = store_.FindApiKeyByPrefix(parsed->prefix);
   if (!key.ok()) {
     if (key.status().code() == StatusCode::kNotFound) return InvalidApiKey();
     return key.status();
   }
   if (!ConstantTimeEquals(presented_hash, key->secret_hash)) return InvalidApiKey();
-  int64_t now = options_.clock();
-  if (key->revoked_at) {
-    return Status::Unauthenticated(fmt::format("API key {} has been revoked", key->prefix));
+  const bool expired = key->expires_at && *key->expires_at <= now;
+  if (!key->revoked_at && !expired) key_cache_.Insert(presented_hash, *key, now, generation);
+  return Admit(std::move(*key), now, presented_hash);
+}
+
+Result<ApiKey> Identity::Admit(ApiKey key, int64_t now, const std::string& secret_hash) {
+  if (key.revoked_at) {
+    return Status::Unauthenticated(fmt::format("API key {} has been revoked", key.prefix));
   }
-  if (key->expires_at && *key->expires_at <= now) {
-    return Status::Unauthenticated(fmt::format("API key {} has expired", key->prefix));
+  if (key.expires_at && *key.expires_at <= now) {
+    // A cached entry of an expired key stays until its ttl: every hit lands here again.
+    return Status::Unauthenticated(fmt::format("API key {} has expired", key.prefix));
   }
-  if (!key->last_used_at || now - *key->last_used_at >= options_.last_used_granularity.count()) {
-    Status touched = store_.TouchApiKey(key->id, now);
+  if (!key.last_used_at || now - *key.last_used_at >= options_.last_used_granularity.count()) {
+    Status touched = store_.TouchApiKey(key.id, now);
     if (touched.ok()) {
-      key->last_used_at = now;
+      key.last_used_at = now;
+      key_cache_.SetLastUsed(secret_hash, now);
     } else {
       // Bookkeeping only: the request itself must not fail because of it.
-      spdlog::warn("could not record use of API key {}: {}", key->prefix, touched.ToString());
+      spdlog::warn("could not record use of API key {}: {}", key.prefix, touched.ToString());
     }
   }
   return key;
 }
+
+void Identity::ForgetApiKey(int64_t key_id) { key_cache_.Forget(key_id); }
 
 }  // namespace hearth::platform

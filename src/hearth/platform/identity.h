@@ -8,6 +8,14 @@
 // A key is shown once, when it is issued. Verification finds the record by prefix, hashes the
 // presented secret and compares the hashes in constant time, then honours revocation and expiry.
 //
+// Verified keys are cached briefly (api_key_cache.h): a request usually costs one SHA-256 and no
+// store round trip. Revocation and deletion through this process take effect at once (the admin
+// API calls ForgetApiKey); a change made by another process sharing the database is honoured
+// within the cache's ttl (5 s by default). Expiry is checked against the clock on every request.
+//
+// Failed password logins are throttled per user name and per source address (login_throttle.h);
+// the admin API's login route consults login_throttle() around Login.
+//
 // Session tokens are 256 random bits (base32), stored as their SHA-256, with an expiry.
 //
 // Why a fast hash for keys and tokens but argon2id for passwords: a slow hash protects secrets
@@ -25,6 +33,8 @@
 #include <vector>
 
 #include "hearth/base/status.h"
+#include "hearth/platform/api_key_cache.h"
+#include "hearth/platform/login_throttle.h"
 #include "hearth/platform/password.h"
 #include "hearth/platform/store.h"
 
@@ -49,6 +59,8 @@ struct IdentityOptions {
   // last_used_at is written at most this often per key: a database write on every inference
   // request would cost more than the information is worth.
   std::chrono::milliseconds last_used_granularity = std::chrono::minutes(1);
+  ApiKeyCacheOptions api_key_cache;
+  LoginThrottleOptions login_throttle;  // uses `clock`
 };
 
 // A freshly issued key; `plaintext` exists only here and cannot be recovered later.
@@ -99,16 +111,25 @@ class Identity {
   // otherwise (the message says which, but only once the secret has been proven: a caller
   // without the secret learns nothing about a key beyond "invalid").
   Result<ApiKey> VerifyApiKey(std::string_view presented);
+  // Drops a key from the verification cache; call after revoking, deleting or changing it.
+  void ForgetApiKey(int64_t key_id);
+  ApiKeyCacheStats api_key_cache_stats() const { return key_cache_.stats(); }
+
+  LoginThrottle& login_throttle() { return login_throttle_; }
 
   const IdentityOptions& options() const { return options_; }
 
  private:
   Result<std::string> DummyPasswordHash();
+  // Revocation, expiry and last_used_at bookkeeping for a key whose secret has been proven.
+  Result<ApiKey> Admit(ApiKey key, int64_t now, const std::string& secret_hash);
 
   Store& store_;
   IdentityOptions options_;
   std::mutex dummy_mu_;     // Identity is shared by request threads
   std::string dummy_hash_;  // a hash of a random password, for unknown user names
+  ApiKeyCache key_cache_;
+  LoginThrottle login_throttle_;
 };
 
 }  // namespace hearth::platform

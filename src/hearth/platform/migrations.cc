@@ -162,9 +162,19 @@ CREATE TABLE replicas (
 CREATE INDEX replicas_deployment ON replicas(deployment_id);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Failed requests are usage too (one row each, errors = 1), and every row says what the client
+// was answered. Rows from before keep their meaning: they were all successes (errors 0), with
+// the status unknown (NULL). ADD COLUMN with a constant default rewrites no row in either
+// engine (the CHECKs read the existing rows once).
+constexpr std::string_view kUsageErrorsSchema = R"sql(
+ALTER TABLE usage ADD COLUMN errors INTEGER NOT NULL DEFAULT 0 CHECK (errors IN (0, 1));
+ALTER TABLE usage ADD COLUMN http_status BIGINT CHECK (http_status >= 0 AND http_status <= 599);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "initial schema", kInitialSchema, kSqliteAuditGuard, kPostgresAuditGuard},
     {2, "models and deployments", kDeploymentsSchema, {}, {}},
+    {3, "usage errors and status", kUsageErrorsSchema, {}, {}},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -817,15 +817,13 @@ class SqlStore final : public Store {
 
   Result<std::vector<UsageTotals>> QueryUsage(int64_t tenant_id, int64_t from,
                                               int64_t to) override {
-    if (from > to) {
-      return Status::InvalidArgument(
-          fmt::format("usage query range [{}, {}) ends before it starts", from, to));
-    }
+    HEARTH_RETURN_IF_ERROR(CheckUsageRange(from, to));
     std::lock_guard lock(mu_);
     HEARTH_ASSIGN_OR_RETURN(
-        auto rows, Query("SELECT key_id, deployment, COUNT(*), CAST(SUM(prompt_tokens) AS BIGINT), "
-                         "CAST(SUM(completion_tokens) AS BIGINT) FROM usage "
-                         "WHERE tenant_id = ? AND at >= ? AND at < ? GROUP BY key_id, deployment",
+        auto rows, Query(fmt::format("SELECT key_id, deployment, {} FROM usage "
+                                     "WHERE tenant_id = ? AND at >= ? AND at < ? "
+                                     "GROUP BY key_id, deployment",
+                                     kUsageSums),
                          {tenant_id, from, to}));
     std::vector<UsageTotals> totals;
     for (const SqlRow& row : rows) {
@@ -833,18 +831,45 @@ class SqlStore final : public Store {
       UsageTotals t;
       t.key_id = r.OptionalInt();
       t.deployment = r.Text();
-      t.requests = r.Int();
-      t.prompt_tokens = r.Int();
-      t.completion_tokens = r.Int();
-      HEARTH_RETURN_IF_ERROR(r.status());
+      HEARTH_RETURN_IF_ERROR(ReadUsageSums(r, t));
       totals.push_back(std::move(t));
     }
     // Sorted here, not in SQL: the engines order NULLs and text (collations) differently.
-    std::sort(totals.begin(), totals.end(), [](const UsageTotals& a, const UsageTotals& b) {
-      if (a.key_id != b.key_id) return a.key_id < b.key_id;  // empty optional sorts first
-      return a.deployment < b.deployment;
-    });
+    std::sort(totals.begin(), totals.end(), UsageGroupBefore);
     return totals;
+  }
+
+  Result<std::vector<HourlyUsageTotals>> QueryUsageByHour(int64_t tenant_id, int64_t from,
+                                                          int64_t to) override {
+    HEARTH_RETURN_IF_ERROR(CheckUsageRange(from, to));
+    // The hour is floor(at / 1h) * 1h. Both engines' integer '/' and '%' truncate toward zero,
+    // so the remainder is made non-negative first: times before 1970 land in the right hour too.
+    std::lock_guard lock(mu_);
+    HEARTH_ASSIGN_OR_RETURN(
+        auto rows,
+        Query(fmt::format("SELECT hour_start, key_id, deployment, {} FROM ("
+                          "SELECT at - (((at % 3600000) + 3600000) % 3600000) AS hour_start, "
+                          "key_id, deployment, prompt_tokens, completion_tokens, errors FROM usage "
+                          "WHERE tenant_id = ? AND at >= ? AND at < ?) AS in_range "
+                          "GROUP BY hour_start, key_id, deployment",
+                          kUsageSums),
+              {tenant_id, from, to}));
+    std::vector<HourlyUsageTotals> hours;
+    for (const SqlRow& row : rows) {
+      RowReader r(row);
+      HourlyUsageTotals h;
+      h.hour = r.Int();
+      h.totals.key_id = r.OptionalInt();
+      h.totals.deployment = r.Text();
+      HEARTH_RETURN_IF_ERROR(ReadUsageSums(r, h.totals));
+      hours.push_back(std::move(h));
+    }
+    std::sort(hours.begin(), hours.end(),
+              [](const HourlyUsageTotals& a, const HourlyUsageTotals& b) {
+                if (a.hour != b.hour) return a.hour < b.hour;
+                return UsageGroupBefore(a.totals, b.totals);
+              });
+    return hours;
   }
 
   // Quotas ----------------------------------------------------------------------------------
@@ -1204,19 +1229,55 @@ class SqlStore final : public Store {
     if (event.prompt_tokens < 0 || event.completion_tokens < 0) {
       return Status::InvalidArgument("usage token counts must not be negative");
     }
-    if (event.deployment.empty() || event.deployment.size() > kMaxDeploymentName) {
+    // Empty only for a request that reached no deployment, which cannot have used tokens.
+    const bool tokens = event.prompt_tokens > 0 || event.completion_tokens > 0;
+    if ((event.deployment.empty() && tokens) || event.deployment.size() > kMaxDeploymentName) {
+      return Status::InvalidArgument(fmt::format(
+          "usage deployment name must be 1-{} characters (empty only without tokens)",
+          kMaxDeploymentName));
+    }
+    if (event.http_status != 0 && (event.http_status < 100 || event.http_status > 599)) {
       return Status::InvalidArgument(
-          fmt::format("usage deployment name must be 1-{} characters", kMaxDeploymentName));
+          fmt::format("usage HTTP status {} is not 0 or 100-599", event.http_status));
     }
     return Status::Ok();
+  }
+
+  static Status CheckUsageRange(int64_t from, int64_t to) {
+    if (from > to) {
+      return Status::InvalidArgument(
+          fmt::format("usage query range [{}, {}) ends before it starts", from, to));
+    }
+    return Status::Ok();
+  }
+
+  // The aggregate columns of a usage query, in the order ReadUsageSums reads them. CAST: SUM of
+  // BIGINT is NUMERIC in PostgreSQL.
+  static constexpr std::string_view kUsageSums =
+      "COUNT(*), CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), "
+      "CAST(SUM(errors) AS BIGINT)";
+
+  static Status ReadUsageSums(RowReader& r, UsageTotals& t) {
+    t.requests = r.Int();
+    t.prompt_tokens = r.Int();
+    t.completion_tokens = r.Int();
+    t.errors = r.Int();
+    return r.status();
+  }
+
+  // Console traffic (no key) first, then by key id, then deployment (bytewise).
+  static bool UsageGroupBefore(const UsageTotals& a, const UsageTotals& b) {
+    if (a.key_id != b.key_id) return a.key_id < b.key_id;  // empty optional sorts first
+    return a.deployment < b.deployment;
   }
 
   Status InsertUsage(const UsageEvent& event) {
     return Execute(
                "INSERT INTO usage (tenant_id, key_id, deployment, at, prompt_tokens, "
-               "completion_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+               "completion_tokens, errors, http_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                {event.tenant_id, SqlOptional(event.key_id), event.deployment, event.at,
-                event.prompt_tokens, event.completion_tokens})
+                event.prompt_tokens, event.completion_tokens, int64_t{event.error ? 1 : 0},
+                int64_t{event.http_status}})
         .status();
   }
 

@@ -122,22 +122,38 @@ struct AuditFilter {
   int64_t limit = 100;
 };
 
+// One request answered for a tenant: a success, or (error) a failed one, which is still a
+// request of its key and deployment.
 struct UsageEvent {
   int64_t tenant_id = 0;
   std::optional<int64_t> key_id;  // empty for console (session) traffic
+  // Empty when the request named no deployment the key may use (an unknown model, a malformed
+  // body, a model listing); such a request used no tokens. Otherwise 1-128 characters.
   std::string deployment;
   int64_t at = 0;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  bool error = false;  // the request failed (a 4xx/5xx answer, or a stream ended by an error)
+  // The HTTP status the client was sent: 100-599, or 0 when it left before any answer. A stream
+  // that ends in an error event was sent 200 (error marks it). Rows recorded before schema
+  // version 3 have no status (NULL) and no error.
+  int http_status = 200;
 };
 
 // Totals of one tenant's usage over [from, to) for one (key, deployment) pair.
 struct UsageTotals {
   std::optional<int64_t> key_id;
   std::string deployment;
-  int64_t requests = 0;
+  int64_t requests = 0;  // failed ones included
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t errors = 0;  // requests that failed
+};
+
+// UsageTotals of one UTC hour: events with hour <= at < hour + 3'600'000.
+struct HourlyUsageTotals {
+  int64_t hour = 0;  // Unix ms, a multiple of 3'600'000 (floor for times before 1970)
+  UsageTotals totals;
 };
 
 // Limits; an empty field means unlimited.
@@ -289,6 +305,10 @@ class Store {
   // (console traffic, without a key, first).
   virtual Result<std::vector<UsageTotals>> QueryUsage(int64_t tenant_id, int64_t from,
                                                       int64_t to) = 0;
+  // The same per UTC hour: totals per (hour, key, deployment) of the events in [from, to) (the
+  // first and last hour hold only the part inside the range), ordered by hour, then as above.
+  virtual Result<std::vector<HourlyUsageTotals>> QueryUsageByHour(int64_t tenant_id, int64_t from,
+                                                                  int64_t to) = 0;
 
   // Quotas: set replaces the subject's whole quota; kNotFound when the subject has none.
   virtual Status SetQuota(QuotaSubject subject, const Quota& quota) = 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -65,6 +66,17 @@ class ProxyCall : public UpstreamCall, public std::enable_shared_from_this<Proxy
       state_->calls[id_] = weak_from_this();
     }
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Resolve(); });
+  }
+
+  void Acknowledge(size_t bytes) override {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), bytes] {
+      if (self->finished_) return;
+      self->unacknowledged_ -= std::min(bytes, self->unacknowledged_);
+      if (self->paused_ && self->unacknowledged_ < self->request_.receive_window) {
+        self->paused_ = false;
+        self->ReadBody();
+      }
+    });
   }
 
   void Cancel() override {
@@ -155,6 +167,13 @@ class ProxyCall : public UpstreamCall, public std::enable_shared_from_this<Proxy
 
   void ReadBody() {
     if (parser_.is_done()) return Finish(Status::Ok());
+    if (request_.receive_window > 0 && unacknowledged_ >= request_.receive_window) {
+      // The consumer's window is full: stop reading until Acknowledge. No timer runs meanwhile
+      // (an expired one would fail the next read).
+      paused_ = true;
+      stream_.expires_never();
+      return;
+    }
     parser_.get().body().data = chunk_.data();
     parser_.get().body().size = chunk_.size();
     stream_.expires_after(state_->options.idle_timeout);
@@ -168,6 +187,7 @@ class ProxyCall : public UpstreamCall, public std::enable_shared_from_this<Proxy
     if (ec == http::error::need_buffer) ec = {};
     const size_t produced = chunk_.size() - parser_.get().body().size;
     if (produced > 0 && handler_.on_data) {
+      if (request_.receive_window > 0) unacknowledged_ += produced;
       handler_.on_data(std::string(chunk_.data(), produced));
       if (finished_) return;
     }
@@ -212,6 +232,8 @@ class ProxyCall : public UpstreamCall, public std::enable_shared_from_this<Proxy
   std::array<char, 16 * 1024> chunk_{};
   uint64_t id_ = 0;
   bool finished_ = false;
+  size_t unacknowledged_ = 0;  // body bytes delivered and not yet acknowledged
+  bool paused_ = false;        // waiting for Acknowledge to read on
 };
 
 UpstreamProxy::UpstreamProxy(UpstreamProxyOptions options) : state_(std::make_shared<State>()) {

@@ -6,6 +6,13 @@
 // with ResponseChannel::Post. Body bytes are delivered as soon as one socket read has produced
 // them (chunked transfer decoding is Beast's), so server-sent events pass through unbuffered.
 //
+// Flow control (UpstreamRequest::receive_window): the call stops reading the replica's socket
+// while `receive_window` or more delivered body bytes are unacknowledged (UpstreamCall::
+// Acknowledge), and resumes when acknowledgements bring that below the window. TCP then pushes
+// back on the engine, so a client that reads slowly costs the platform at most about a window
+// (plus one read) per request, instead of the whole stream. The idle timeout does not run while
+// the call waits for acknowledgements (the silence is the client's, not the replica's).
+//
 // One upstream connection per request ("Connection: close"): on loopback a connect costs tens of
 // microseconds, and a closed socket is also how a cancelled request reaches the engine (it
 // watches for the client going away and cancels the sequence).
@@ -40,6 +47,8 @@ struct UpstreamRequest {
   std::string target;  // "/v1/chat/completions"
   std::string content_type = "application/json";
   std::string body;
+  // 0: read as fast as the replica sends; else see "Flow control" above.
+  size_t receive_window = 0;
 };
 
 // Callbacks of one call; they run one at a time, on the proxy's threads, in this order:
@@ -59,6 +68,8 @@ class UpstreamCall {
   virtual ~UpstreamCall() = default;
   // Closes the upstream connection; thread-safe, idempotent. No callback runs afterwards.
   virtual void Cancel() = 0;
+  // The consumer is done with `bytes` more of the delivered body (flow control; thread-safe).
+  virtual void Acknowledge(size_t bytes) = 0;
 };
 
 class UpstreamProxy {

@@ -1,11 +1,11 @@
 // UsageMeter: durable usage records with group commit.
 //
-// The gateway bills a request before it completes the response: it hands the UsageEvent to
-// Record() and releases the response's final bytes from the callback, which runs only once the
-// transaction holding the event has committed. One meter thread collects whatever is pending,
-// waits at most `commit_interval` for more to arrive, and commits it all with one
-// Store::RecordUsageBatch (one transaction, one fsync), so throughput is bounded by requests per
-// commit, not commits per second.
+// The gateway records a request (a failed one too) before it completes the response: it hands
+// the UsageEvent to Record() and releases the response's final bytes from the callback, which
+// runs only once the transaction holding the event has committed. One meter thread collects
+// whatever is pending, waits at most `commit_interval` for more to arrive, and commits it all
+// with one Store::RecordUsageBatch (one transaction, one fsync), so throughput is bounded by
+// requests per commit, not commits per second.
 //
 // Failures: a batch that fails with kUnavailable (database busy or unreachable) is retried with
 // backoff for up to `max_retry_time`; any other failure (one event the database rejects, say a

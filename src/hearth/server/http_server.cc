@@ -109,6 +109,10 @@ class Exchange : public ResponseChannel {
     connection_->SetOnClientGone(serial_, std::move(callback));
   }
   bool client_gone() const override { return connection_->ClientGone(serial_); }
+  size_t pending_bytes() const override { return connection_->PendingBytes(serial_); }
+  void OnDrained(size_t threshold, std::function<void()> callback) override {
+    connection_->SetOnDrained(serial_, threshold, std::move(callback));
+  }
   std::string remote_address() const override { return connection_->remote_address(); }
 
  private:
@@ -260,6 +264,18 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 
   bool ClientGone(uint64_t serial) const { return gone_ || serial != serial_; }
 
+  size_t PendingBytes(uint64_t serial) const {
+    if (serial != serial_) return 0;
+    return out_.size() + (in_flight_.size() - in_flight_written_);
+  }
+
+  void SetOnDrained(uint64_t serial, size_t threshold, std::function<void()> callback) {
+    if (!Current(serial)) return;
+    drain_threshold_ = threshold;
+    on_drained_ = std::move(callback);
+    NotifyDrained();
+  }
+
   // Fixed at construction, so safe from any thread.
   const std::string& remote_address() const { return remote_address_; }
 
@@ -381,6 +397,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     keep_alive_ = request.keep_alive() && !draining_ && !state_->draining.load();
     streaming_ = response_done_ = false;
     on_gone_ = nullptr;
+    on_drained_ = nullptr;
     WatchForDisconnect();
     auto channel = MakeChannel();
     try {
@@ -478,30 +495,55 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     DoWrite();
   }
 
+  // One write_some at a time, each under its own write_timeout: the timeout measures a stall,
+  // not the time a large response takes to reach a slow client.
   void DoWrite() {
-    if (writing_ || out_.empty() || phase_ == Phase::kClosed) return;
+    if (writing_ || phase_ == Phase::kClosed) return;
+    if (in_flight_written_ == in_flight_.size()) {
+      if (out_.empty()) return;
+      in_flight_.swap(out_);
+      out_.clear();
+      in_flight_written_ = 0;
+    }
     writing_ = true;
-    in_flight_.swap(out_);
-    out_.clear();
     tcp_layer().expires_after(state_->options.write_timeout);
-    asio::async_write(
-        stream_, asio::buffer(in_flight_),
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+    stream_.async_write_some(
+        asio::buffer(in_flight_.data() + in_flight_written_,
+                     in_flight_.size() - in_flight_written_),
+        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+          self->OnWrite(ec, n);
+        });
   }
 
-  void OnWrite(beast::error_code ec) {
+  void OnWrite(beast::error_code ec, size_t written) {
     writing_ = false;
-    in_flight_.clear();
+    in_flight_written_ += written;
+    if (in_flight_written_ >= in_flight_.size()) {
+      in_flight_.clear();
+      in_flight_written_ = 0;
+    }
     if (phase_ == Phase::kClosed) return;
     // Without this an expired timer would fail the next operation, e.g. a chunk written after a
     // long wait for the first token.
     tcp_layer().expires_never();
     if (ec) return Fail();
-    if (!out_.empty()) return DoWrite();
+    NotifyDrained();
+    if (!in_flight_.empty() || !out_.empty()) return DoWrite();
     if (response_done_) FinishResponse();
   }
 
+  // Posted, never called inline: the callback may write, and its caller is mid-write.
+  void NotifyDrained() {
+    if (!on_drained_ || PendingBytes(serial_) > drain_threshold_) return;
+    auto callback = std::move(on_drained_);
+    on_drained_ = nullptr;
+    Post([self = this->shared_from_this(), serial = serial_, callback = std::move(callback)] {
+      if (self->Current(serial)) callback();
+    });
+  }
+
   void FinishResponse() {
+    on_drained_ = nullptr;
     if constexpr (kTls) {
       if (watch_pending_) {
         // Whatever comes next reads from or shuts down the TLS stream, which the watch is
@@ -567,6 +609,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   }
 
   void CloseNow() {
+    on_drained_ = nullptr;  // its captures may refer back to this connection
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     beast::error_code ignored;
@@ -596,7 +639,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   bool resume_after_watch_ = false;
   std::string out_;
   std::string in_flight_;
+  size_t in_flight_written_ = 0;  // bytes of in_flight_ the socket has taken
   std::function<void()> on_gone_;
+  std::function<void()> on_drained_;
+  size_t drain_threshold_ = 0;
   std::chrono::steady_clock::time_point linger_deadline_;
   std::array<char, 4096> discard_{};
 };

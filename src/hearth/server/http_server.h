@@ -46,7 +46,8 @@ struct HttpServerOptions {
   // keep-alive idle time between requests).
   std::chrono::milliseconds header_timeout{30'000};
   std::chrono::milliseconds body_timeout{60'000};
-  // One write may not take longer (a client that stops reading a stream is dropped).
+  // A response write that makes no progress (the client takes no byte) for this long drops the
+  // client: a reader that stops reading a stream is dropped, a slow but steady one is not.
   std::chrono::milliseconds write_timeout{60'000};
   // PEM files; both or neither. When set, the server accepts TLS connections only and Start()
   // fails if a file is missing, unreadable, not PEM, or the key does not match the certificate.
@@ -69,6 +70,17 @@ class ResponseChannel {
   // Runs once, on the strand, if the client disconnects before the response is complete.
   virtual void OnClientGone(std::function<void()> callback) = 0;
   virtual bool client_gone() const = 0;
+  // Bytes of this response (head, body, stream chunks with their framing) that the client has
+  // not yet taken: queued, or in the socket write in progress. Handlers that relay a stream use it
+  // with OnDrained to bound what they queue for a slow reader.
+  virtual size_t pending_bytes() const { return 0; }
+  // Runs `callback` once, on the strand, as soon as pending_bytes() <= threshold (posted at once
+  // when it already is). One callback at a time: a second call replaces the first. Never runs if
+  // the client goes away first (OnClientGone's callback does) or the response completes.
+  virtual void OnDrained(size_t threshold, std::function<void()> callback) {
+    (void)threshold;
+    Post(std::move(callback));
+  }
   // The client's IP address as text ("127.0.0.1", "2001:db8::1"; an IPv4 client of a dual-stack
   // listener shows as IPv4), for logs and audit records. Empty if unknown.
   virtual std::string remote_address() const { return {}; }
