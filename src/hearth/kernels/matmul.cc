@@ -46,27 +46,25 @@ size_t ActRowBytes(ActFormat format, int64_t k) {
 constexpr size_t kPrefetchBytesAhead = 4096;
 constexpr size_t kCacheLine = 64;
 
-// Prefetches weight bytes [begin, end) of a stream whose rows are contiguous in memory.
+// Where a prefetch puts its line: L1 for bytes needed within microseconds (the stream ahead of
+// a dot kernel), L2 only for bytes needed after the current computation, which should not evict
+// what that computation is using from L1.
+enum class PrefetchLevel { kL1, kL2 };
+
+// Prefetches bytes [begin, end) of a stream whose rows are contiguous in memory.
+template <PrefetchLevel kLevel = PrefetchLevel::kL1>
 inline void PrefetchBytes(const uint8_t* base, size_t begin, size_t end) {
   for (size_t offset = begin & ~(kCacheLine - 1); offset < end; offset += kCacheLine) {
 #if HEARTH_X86
     // Inline asm, not __builtin_prefetch: GCC 12's mod/ref analysis judges a function made of
     // prefetches side-effect free and deletes its calls.
-    asm volatile("prefetcht0 %0" : : "m"(*(base + offset)));
+    if constexpr (kLevel == PrefetchLevel::kL1) {
+      asm volatile("prefetcht0 %0" : : "m"(*(base + offset)));
+    } else {
+      asm volatile("prefetcht1 %0" : : "m"(*(base + offset)));
+    }
 #else
-    __builtin_prefetch(base + offset, 0, 3);
-#endif
-  }
-}
-
-// The same into L2 only (prefetcht1): for bytes needed after the current computation, which
-// should not evict the data that computation is using from L1.
-inline void PrefetchBytesL2(const uint8_t* base, size_t begin, size_t end) {
-  for (size_t offset = begin & ~(kCacheLine - 1); offset < end; offset += kCacheLine) {
-#if HEARTH_X86
-    asm volatile("prefetcht1 %0" : : "m"(*(base + offset)));
-#else
-    __builtin_prefetch(base + offset, 0, 2);
+    __builtin_prefetch(base + offset, 0, kLevel == PrefetchLevel::kL1 ? 3 : 2);
 #endif
   }
 }
@@ -222,7 +220,7 @@ class PanelMatMul {
                               y + t0 * ldy + r, ldy);
           if (next_bytes > 0) {
             const size_t target = next_bytes * static_cast<size_t>(++call) / calls;
-            PrefetchBytesL2(next, prefetched, target);
+            PrefetchBytes<PrefetchLevel::kL2>(next, prefetched, target);
             prefetched = target;
           }
         }
