@@ -38,6 +38,17 @@ bool ProcessGone(int64_t pid) {
   return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
+// The one audit record of a replica's failure: written by the platform about `target`, an error
+// whose detail mentions `detail`.
+void ExpectOneFailureAudit(const std::vector<AuditEntry>& entries, const std::string& target,
+                           const std::string& detail) {
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].actor, "system");
+  EXPECT_EQ(entries[0].target, target);
+  EXPECT_EQ(entries[0].result, "error");
+  EXPECT_NE(entries[0].detail.find(detail), std::string::npos) << entries[0].detail;
+}
+
 class DeploymentManagerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -120,6 +131,15 @@ class DeploymentManagerTest : public ::testing::Test {
     auto rows = store_->ListReplicas(deployment_id);
     EXPECT_TRUE(rows.ok());
     return rows.value_or({});
+  }
+
+  // The audit records of one action.
+  std::vector<AuditEntry> Audited(const std::string& action) const {
+    AuditFilter filter;
+    filter.action = action;
+    auto entries = store_->QueryAudit(filter);
+    EXPECT_TRUE(entries.ok()) << entries.status().ToString();
+    return entries.value_or({});
   }
 
   // Waits until the deployment has exactly `count` replicas, all ready, of `generation`.
@@ -213,21 +233,10 @@ TEST_F(DeploymentManagerTest, KilledEngineIsRestartedAndAudited) {
   EXPECT_EQ(ReadyCount("chat"), 1u);
 
   const std::string target = "deployment:chat/replica:" + std::to_string(before.id);
-  AuditFilter crashes;
-  crashes.action = "replica.crash";
-  auto crash = store_->QueryAudit(crashes);
-  ASSERT_TRUE(crash.ok());
-  ASSERT_EQ(crash->size(), 1u);
-  EXPECT_EQ((*crash)[0].actor, "system");
-  EXPECT_EQ((*crash)[0].target, target);
-  EXPECT_EQ((*crash)[0].result, "error");
-  EXPECT_NE((*crash)[0].detail.find("killed by signal 9"), std::string::npos);
-  AuditFilter restarts;
-  restarts.action = "replica.restart";
-  auto restart = store_->QueryAudit(restarts);
-  ASSERT_TRUE(restart.ok());
-  ASSERT_EQ(restart->size(), 1u);
-  EXPECT_EQ((*restart)[0].target, target);
+  ExpectOneFailureAudit(Audited("replica.crash"), target, "killed by signal 9");
+  const std::vector<AuditEntry> restart = Audited("replica.restart");
+  ASSERT_EQ(restart.size(), 1u);
+  EXPECT_EQ(restart[0].target, target);
 }
 
 TEST_F(DeploymentManagerTest, HungEngineIsKilledUnroutedRestartedAndAudited) {
@@ -277,24 +286,11 @@ TEST_F(DeploymentManagerTest, HungEngineIsKilledUnroutedRestartedAndAudited) {
   EXPECT_EQ(ReadyCount("chat"), 2u);
 
   const std::string target = "deployment:chat/replica:" + std::to_string(hung.id);
-  AuditFilter filter;
-  filter.action = "replica.unresponsive";
-  auto unresponsive = store_->QueryAudit(filter);
-  ASSERT_TRUE(unresponsive.ok());
-  ASSERT_EQ(unresponsive->size(), 1u);
-  EXPECT_EQ((*unresponsive)[0].actor, "system");
-  EXPECT_EQ((*unresponsive)[0].target, target);
-  EXPECT_EQ((*unresponsive)[0].result, "error");
-  EXPECT_NE((*unresponsive)[0].detail.find("health probes in a row failed"), std::string::npos);
-  filter.action = "replica.crash";
-  auto crashes = store_->QueryAudit(filter);
-  ASSERT_TRUE(crashes.ok());
-  EXPECT_TRUE(crashes->empty()) << "a hang is not a crash";
-  filter.action = "replica.restart";
-  auto restarts = store_->QueryAudit(filter);
-  ASSERT_TRUE(restarts.ok());
-  ASSERT_EQ(restarts->size(), 1u);
-  EXPECT_EQ((*restarts)[0].target, target);
+  ExpectOneFailureAudit(Audited("replica.unresponsive"), target, "health probes in a row failed");
+  EXPECT_TRUE(Audited("replica.crash").empty()) << "a hang is not a crash";
+  const std::vector<AuditEntry> restarts = Audited("replica.restart");
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_EQ(restarts[0].target, target);
 }
 
 TEST_F(DeploymentManagerTest, ScalesUpAndDown) {

@@ -71,6 +71,16 @@ bool ProcessGone(int64_t pid) {
   return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
+// Waits for the restart that follows report `after`, then for the restarted engine to be ready;
+// returns the index of that ready report.
+std::optional<size_t> WaitForRestartedReady(Recorder& recorder, size_t after) {
+  auto restart = recorder.WaitFor(
+      [](const EngineReport& r) { return r.event == EngineReport::Event::kRestart; }, after);
+  EXPECT_TRUE(restart.has_value()) << "no restart after report " << after;
+  if (!restart) return std::nullopt;
+  return recorder.WaitFor(InState(EngineState::kReady), *restart);
+}
+
 SupervisionTimings FastTimings() {
   SupervisionTimings t;
   t.load_timeout = 20s;
@@ -111,6 +121,21 @@ class EngineSupervisorTest : public ::testing::Test {
     launch.threads = 1;
     launch.log_path = data_.path() / "logs" / (name + ".log");
     return launch;
+  }
+
+  // Starts an engine under a supervisor that then detaches from it, as a platform that exits
+  // leaves its engines running; the engine's ready report, or nullopt if it never got ready.
+  std::optional<EngineReport> StartDetachedEngine(const std::string& name) const {
+    Recorder recorder;
+    auto supervisor =
+        std::make_unique<EngineSupervisor>(Launch(name), FastTimings(), std::ref(recorder));
+    supervisor->Start();
+    auto ready = recorder.WaitFor(InState(EngineState::kReady));
+    if (!ready) return std::nullopt;  // the supervisor's destructor stops the engine
+    const EngineReport running = recorder.reports()[*ready];
+    supervisor->Detach();
+    supervisor.reset();  // the destructor's stop is ignored after a detach
+    return running;
   }
 
   // A shell script standing in for the binary.
@@ -199,10 +224,7 @@ TEST_F(EngineSupervisorTest, StartsServesRestartsAfterKillAndStops) {
   EXPECT_EQ(crashed.restarts, 1);
   EXPECT_NE(crashed.last_error.find("killed by signal 9"), std::string::npos) << crashed.last_error;
   EXPECT_EQ(crashed.pid, 0);
-  auto restart = recorder.WaitFor(
-      [](const EngineReport& r) { return r.event == EngineReport::Event::kRestart; }, *failure);
-  ASSERT_TRUE(restart.has_value());
-  auto ready_again = recorder.WaitFor(InState(EngineState::kReady), *restart);
+  auto ready_again = WaitForRestartedReady(recorder, *failure);
   ASSERT_TRUE(ready_again.has_value());
   const EngineReport second = recorder.reports()[*ready_again];
   EXPECT_NE(second.pid, first.pid);
@@ -291,15 +313,9 @@ TEST_F(EngineSupervisorTest, MissingBinaryIsAFailureNamingIt) {
 }
 
 TEST_F(EngineSupervisorTest, DetachedEngineIsAdoptedByAnotherSupervisor) {
-  Recorder first_recorder;
-  auto first = std::make_unique<EngineSupervisor>(Launch("adopt-1"), FastTimings(),
-                                                  std::ref(first_recorder));
-  first->Start();
-  auto ready = first_recorder.WaitFor(InState(EngineState::kReady));
-  ASSERT_TRUE(ready.has_value());
-  const EngineReport running = first_recorder.reports()[*ready];
-  first->Detach();
-  first.reset();  // the destructor's stop is ignored after a detach
+  const std::optional<EngineReport> detached = StartDetachedEngine("adopt-1");
+  ASSERT_TRUE(detached.has_value()) << "engine never became ready";
+  const EngineReport running = *detached;
   ASSERT_TRUE(EngineHealthy(running.port, 2s));
 
   Recorder recorder;
@@ -349,11 +365,7 @@ TEST_F(EngineSupervisorTest, HungEngineIsKilledAndRestarted) {
   EXPECT_NE(hung.last_error.find(std::to_string(first.pid)), std::string::npos);
   EXPECT_TRUE(ProcessGone(first.pid)) << "the hung process must be killed and reaped";
 
-  auto restart = recorder.WaitFor(
-      [](const EngineReport& r) { return r.event == EngineReport::Event::kRestart; },
-      *unresponsive);
-  ASSERT_TRUE(restart.has_value());
-  auto ready_again = recorder.WaitFor(InState(EngineState::kReady), *restart);
+  auto ready_again = WaitForRestartedReady(recorder, *unresponsive);
   ASSERT_TRUE(ready_again.has_value());
   const EngineReport second = recorder.reports()[*ready_again];
   EXPECT_NE(second.pid, first.pid);
@@ -365,15 +377,9 @@ TEST_F(EngineSupervisorTest, HungEngineIsKilledAndRestarted) {
 }
 
 TEST_F(EngineSupervisorTest, HungAdoptedEngineIsKilledToo) {
-  Recorder first_recorder;
-  auto first = std::make_unique<EngineSupervisor>(Launch("hung-adopt-1"), FastTimings(),
-                                                  std::ref(first_recorder));
-  first->Start();
-  auto ready = first_recorder.WaitFor(InState(EngineState::kReady));
-  ASSERT_TRUE(ready.has_value());
-  const EngineReport running = first_recorder.reports()[*ready];
-  first->Detach();
-  first.reset();
+  const std::optional<EngineReport> detached = StartDetachedEngine("hung-adopt-1");
+  ASSERT_TRUE(detached.has_value()) << "engine never became ready";
+  const EngineReport running = *detached;
 
   Recorder recorder;
   SupervisionTimings timings = LivenessTimings();

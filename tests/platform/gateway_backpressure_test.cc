@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "backends.h"
+#include "gateway_test_support.h"
 #include "hearth/platform/gateway.h"
 #include "support/fixtures.h"
 #include "support/http_test_client.h"
@@ -27,15 +28,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using server::testing::SendAll;
+using testing::Eventually;
+using testing::GatewayFront;
+using testing::TestDirectory;
 
 constexpr size_t kContentBytes = 4000;  // per event: a sequence number and padding
 
@@ -53,15 +49,6 @@ std::string EventText(int seq) {
                 {"model", "flood"},
                 {"choices", {{{"index", 0}, {"delta", {{"content", ContentOf(seq)}}}}}}};
   return "data: " + chunk.dump() + "\n\n";
-}
-
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 // An engine stand-in on a raw socket: answers every request with an SSE stream of
@@ -166,36 +153,15 @@ class FloodUpstream {
   std::atomic<int> broken_{0};
 };
 
-class FixedDirectory : public ReplicaDirectory {
- public:
-  FixedDirectory(int64_t tenant, uint16_t port) : tenant_(tenant), port_(port) {}
-  std::vector<RoutableDeployment> Deployments() const override {
-    return {RoutableDeployment{"flood", {tenant_}, 1}};
-  }
-  std::optional<std::vector<ReplicaEndpoint>> ReadyReplicas(std::string_view) const override {
-    return std::vector<ReplicaEndpoint>{{1, "127.0.0.1", port_}};
-  }
-
- private:
-  int64_t tenant_;
-  uint16_t port_;
-};
-
 // A client on a raw socket with a small receive buffer, so that the kernel does not absorb what
 // the test means to hold back.
 class SlowClient {
  public:
-  explicit SlowClient(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int rcvbuf = 16 << 10;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  explicit SlowClient(uint16_t port)
+      : fd_(server::testing::ConnectLoopback(port, 16 << 10)), connected_(fd_ >= 0) {}
+  ~SlowClient() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  ~SlowClient() { ::close(fd_); }
 
   bool Send(const std::string& key, const std::string& body) {
     return connected_ &&
@@ -276,28 +242,18 @@ class GatewayBackpressureTest : public ::testing::Test {
     auto issued = identity_->IssueApiKey(tenant->id, "k");
     ASSERT_TRUE(issued.ok());
     key_ = issued->plaintext;
-    directory_ = std::make_unique<FixedDirectory>(tenant->id, upstream_.port());
+    directory_.Set("flood", {tenant->id}, {{1, "127.0.0.1", upstream_.port()}}, 1);
     GatewayOptions options;
     options.upstream.io_threads = 2;
     options.stream_window_bytes = kWindow;
-    gateway_ = std::make_unique<Gateway>(*store_, *identity_, *directory_, options);
-    server::HttpServerOptions front;
-    front.io_threads = 2;
-    front.write_timeout = write_timeout;
-    front_ = std::make_unique<server::HttpServer>(
-        front,
-        [gw = gateway_.get()](server::HttpRequest& request,
-                              const std::shared_ptr<server::ResponseChannel>& channel) {
-          gw->Handle(request, channel);
-        },
-        nullptr);
-    ASSERT_TRUE(front_->Start().ok());
+    server::HttpServerOptions http;
+    http.io_threads = 2;
+    http.write_timeout = write_timeout;
+    ASSERT_OK_AND_ASSIGN(front_,
+                         GatewayFront::Start(*store_, *identity_, directory_, options, http));
+    gateway_ = &front_->gateway();
   }
-  void TearDown() override {
-    if (front_) front_->Stop();
-    gateway_.reset();
-    front_.reset();
-  }
+  void TearDown() override { front_.reset(); }
 
   static std::string Body(int events) {
     return json{{"model", "flood"},
@@ -331,9 +287,9 @@ class GatewayBackpressureTest : public ::testing::Test {
   FloodUpstream upstream_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Identity> identity_;
-  std::unique_ptr<FixedDirectory> directory_;
-  std::unique_ptr<Gateway> gateway_;
-  std::unique_ptr<server::HttpServer> front_;
+  TestDirectory directory_;
+  std::unique_ptr<GatewayFront> front_;
+  Gateway* gateway_ = nullptr;  // front_'s
   std::string key_;
 };
 

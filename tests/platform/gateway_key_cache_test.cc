@@ -4,50 +4,24 @@
 #include <gtest/gtest.h>
 
 #include "admin_test_support.h"
+#include "gateway_test_support.h"
 #include "hearth/platform/gateway.h"
 #include "support/http_test_client.h"
 
 namespace hearth::platform::testing {
 namespace {
 
-class OneDeployment : public ReplicaDirectory {
- public:
-  explicit OneDeployment(int64_t tenant) : tenant_(tenant) {}
-  std::vector<RoutableDeployment> Deployments() const override {
-    return {RoutableDeployment{"model-a", {tenant_}, 1'700'000'000'000}};
-  }
-  std::optional<std::vector<ReplicaEndpoint>> ReadyReplicas(std::string_view) const override {
-    return std::vector<ReplicaEndpoint>{};
-  }
-
- private:
-  int64_t tenant_;
-};
-
 class GatewayKeyCacheTest : public AdminApiTest {
  protected:
   void SetUp() override {
     AdminApiTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    directory_ = std::make_unique<OneDeployment>(acme.id);
-    GatewayOptions options;
-    options.clock = [this] { return now_ms; };
-    options.upstream.io_threads = 1;
-    gateway_ = std::make_unique<Gateway>(store(), identity(), *directory_, options);
-    server::HttpServerOptions front;
-    front.io_threads = 1;
-    front_ = std::make_unique<server::HttpServer>(
-        front,
-        [gw = gateway_.get()](server::HttpRequest& request,
-                              const std::shared_ptr<server::ResponseChannel>& channel) {
-          gw->Handle(request, channel);
-        },
-        nullptr);
-    ASSERT_OK(front_->Start());
+    directory_.Set("model-a", {acme.id}, {});  // listed, with no replica to route to
+    ASSERT_OK_AND_ASSIGN(front_, GatewayFront::Start(store(), identity(), directory_,
+                                                     TestGatewayOptions([this] { return now_ms; }),
+                                                     /*io_threads=*/1));
   }
   void TearDown() override {
-    if (front_) front_->Stop();
-    gateway_.reset();
     front_.reset();
     AdminApiTest::TearDown();
   }
@@ -68,9 +42,8 @@ class GatewayKeyCacheTest : public AdminApiTest {
     return response ? response->status : 0;
   }
 
-  std::unique_ptr<OneDeployment> directory_;
-  std::unique_ptr<Gateway> gateway_;
-  std::unique_ptr<server::HttpServer> front_;
+  TestDirectory directory_;
+  std::unique_ptr<GatewayFront> front_;
 };
 HEARTH_INSTANTIATE_FOR_BACKENDS(GatewayKeyCacheTest);
 

@@ -7,13 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <functional>
-#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "backends.h"
+#include "gateway_test_support.h"
 #include "hearth/server/server.h"
 #include "hearth/server/sse.h"
 #include "support/fixtures.h"
@@ -29,16 +28,9 @@ using server::testing::Fetch;
 using server::testing::HttpResponse;
 using server::testing::ParseSse;
 using server::testing::TestConnection;
-
-// Polls `condition` until it holds or the timeout passes.
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using testing::Eventually;
+using testing::GatewayFront;
+using testing::TestDirectory;
 
 // A real HttpServer that answers every request with an SSE stream: one content event at once,
 // the rest (another content event, the usage chunk, [DONE]) when the test releases it.
@@ -136,33 +128,6 @@ class ScriptedUpstream {
   std::atomic<int> gone_{0};
 };
 
-// The routing view over the test's replicas.
-class TestDirectory : public ReplicaDirectory {
- public:
-  void Set(const std::string& name, std::vector<int64_t> tenants,
-           std::vector<ReplicaEndpoint> replicas) {
-    std::lock_guard lock(mu_);
-    deployments_[name] = {RoutableDeployment{name, std::move(tenants), 1'700'000'000'000},
-                          std::move(replicas)};
-  }
-  std::vector<RoutableDeployment> Deployments() const override {
-    std::lock_guard lock(mu_);
-    std::vector<RoutableDeployment> out;
-    for (const auto& [name, entry] : deployments_) out.push_back(entry.first);
-    return out;
-  }
-  std::optional<std::vector<ReplicaEndpoint>> ReadyReplicas(std::string_view name) const override {
-    std::lock_guard lock(mu_);
-    auto it = deployments_.find(std::string(name));
-    if (it == deployments_.end()) return std::nullopt;
-    return it->second.second;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::pair<RoutableDeployment, std::vector<ReplicaEndpoint>>> deployments_;
-};
-
 server::ServeOptions EngineOptions() {
   server::ServeOptions options;
   options.engine.model_path = hearth::testing::FixturePath("models/stories260K.gguf");
@@ -198,10 +163,8 @@ class GatewayTest : public ::testing::Test {
     auto store = OpenSqliteStore(dir_ / "store.db");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
-    IdentityOptions identity_options;
-    identity_options.clock = [this] { return now_.load(); };
-    identity_options.password_params = {1, 8, 1};
-    identity_ = std::make_unique<Identity>(*store_, identity_options);
+    identity_ = std::make_unique<Identity>(
+        *store_, testing::TestIdentityOptions([this] { return now_.load(); }));
     ASSERT_OK_AND_ASSIGN(tenant_a_, store_->CreateTenant("tenant-a"));
     ASSERT_OK_AND_ASSIGN(tenant_b_, store_->CreateTenant("tenant-b"));
     ASSERT_OK_AND_ASSIGN(IssuedApiKey a, identity_->IssueApiKey(tenant_a_.id, "a"));
@@ -222,28 +185,15 @@ class GatewayTest : public ::testing::Test {
     directory_.Set("pair", {tenant_a_.id},
                    {{20, "127.0.0.1", pair_[0].port()}, {21, "127.0.0.1", pair_[1].port()}});
 
-    GatewayOptions options;
-    options.clock = [this] { return now_.load(); };
-    options.upstream.io_threads = 1;
-    gateway_ = std::make_unique<Gateway>(*store_, *identity_, directory_, options);
-    server::HttpServerOptions front;
-    front.io_threads = 2;
-    front_ = std::make_unique<server::HttpServer>(
-        front,
-        [gw = gateway_.get()](server::HttpRequest& request,
-                              const std::shared_ptr<server::ResponseChannel>& channel) {
-          gw->Handle(request, channel);
-        },
-        nullptr);
-    ASSERT_TRUE(front_->Start().ok());
+    ASSERT_OK_AND_ASSIGN(
+        front_, GatewayFront::Start(*store_, *identity_, directory_,
+                                    testing::TestGatewayOptions([this] { return now_.load(); }),
+                                    /*io_threads=*/2));
+    gateway_ = &front_->gateway();
     port_ = front_->port();
   }
 
-  void TearDown() override {
-    if (front_) front_->Stop();
-    gateway_.reset();
-    front_.reset();
-  }
+  void TearDown() override { front_.reset(); }
 
   static std::string Completion(const std::string& model, int max_tokens, bool stream,
                                 const std::string& extra = "") {
@@ -285,8 +235,8 @@ class GatewayTest : public ::testing::Test {
   ScriptedUpstream scripted_;
   ScriptedUpstream pair_[2];
   TestDirectory directory_;
-  std::unique_ptr<Gateway> gateway_;
-  std::unique_ptr<server::HttpServer> front_;
+  std::unique_ptr<GatewayFront> front_;
+  Gateway* gateway_ = nullptr;  // front_'s
   uint16_t port_ = 0;
 };
 server::Server* GatewayTest::engines_[2] = {nullptr, nullptr};

@@ -5,6 +5,7 @@
 #include "backends.h"
 #include "hearth/platform/api_key_cache.h"
 #include "hearth/platform/identity.h"
+#include "identity_test_support.h"
 
 namespace hearth::platform::testing {
 namespace {
@@ -16,9 +17,7 @@ class KeyCacheTest : public BackendTest {
   void SetUp() override {
     BackendTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    IdentityOptions o;
-    o.clock = [this] { return now_ms; };
-    o.password_params = {1, 8, 1};
+    IdentityOptions o = TestIdentityOptions([this] { return now_ms; });
     o.api_key_cache.ttl = std::chrono::milliseconds(kTtlMs);
     identity_ = std::make_unique<Identity>(store(), o);
     ASSERT_OK_AND_ASSIGN(tenant_, store().CreateTenant("acme"));

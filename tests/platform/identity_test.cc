@@ -6,22 +6,17 @@
 
 #include "backends.h"
 #include "hearth/platform/crypto.h"
+#include "identity_test_support.h"
 
 namespace hearth::platform::testing {
 namespace {
-
-// The smallest argon2id cost: the tests exercise the logic, not the hardness.
-constexpr PasswordHashParams kFastParams{1, 8, 1};
 
 class IdentityTest : public BackendTest {
  protected:
   void SetUp() override {
     BackendTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    IdentityOptions o;
-    o.clock = [this] { return now_ms; };
-    o.password_params = kFastParams;
-    identity_ = std::make_unique<Identity>(store(), o);
+    identity_ = std::make_unique<Identity>(store(), TestIdentityOptions([this] { return now_ms; }));
     auto tenant = store().CreateTenant("acme");
     ASSERT_TRUE(tenant.ok()) << tenant.status().ToString();
     tenant_ = *tenant;

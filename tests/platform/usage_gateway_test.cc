@@ -5,11 +5,10 @@
 // the one GET /admin/v1/usage and `hearth usage` print (CollectUsage).
 #include <gtest/gtest.h>
 
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "backends.h"
+#include "gateway_test_support.h"
 #include "hearth/platform/admin_usage_report.h"
 #include "hearth/platform/gateway.h"
 #include "hearth/server/http_server.h"
@@ -76,67 +75,26 @@ class FakeEngine {
   std::unique_ptr<server::HttpServer> server_;
 };
 
-class Directory : public ReplicaDirectory {
- public:
-  void Set(const std::string& name, std::vector<int64_t> tenants,
-           std::vector<ReplicaEndpoint> replicas) {
-    std::lock_guard lock(mu_);
-    entries_[name] = {RoutableDeployment{name, std::move(tenants), 1}, std::move(replicas)};
-  }
-  std::vector<RoutableDeployment> Deployments() const override {
-    std::lock_guard lock(mu_);
-    std::vector<RoutableDeployment> out;
-    for (const auto& [name, entry] : entries_) out.push_back(entry.first);
-    return out;
-  }
-  std::optional<std::vector<ReplicaEndpoint>> ReadyReplicas(std::string_view name) const override {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(std::string(name));
-    if (it == entries_.end()) return std::nullopt;
-    return it->second.second;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::pair<RoutableDeployment, std::vector<ReplicaEndpoint>>> entries_;
-};
-
 class UsageGatewayTest : public BackendTest {
  protected:
   void SetUp() override {
     BackendTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     now_ms = kHour0 + kHourMs - 1'000;  // a second before an hour ends
-    IdentityOptions identity_options;
-    identity_options.clock = [this] { return now_ms; };
-    identity_options.password_params = {1, 8, 1};
-    identity_ = std::make_unique<Identity>(store(), identity_options);
+    identity_ = std::make_unique<Identity>(store(), TestIdentityOptions([this] { return now_ms; }));
     ASSERT_OK_AND_ASSIGN(tenant_, store().CreateTenant("acme"));
     ASSERT_OK_AND_ASSIGN(IssuedApiKey key, identity_->IssueApiKey(tenant_.id, "app"));
     key_ = key.plaintext;
     key_id_ = key.key.id;
-    directory_.Set("fake", {tenant_.id}, {{1, "127.0.0.1", engine_.port()}});
-    directory_.Set("idle", {tenant_.id}, {});
+    directory_.Set("fake", {tenant_.id}, {{1, "127.0.0.1", engine_.port()}}, 1);
+    directory_.Set("idle", {tenant_.id}, {}, 1);
 
-    GatewayOptions options;
-    options.clock = [this] { return now_ms; };
-    options.upstream.io_threads = 1;
-    gateway_ = std::make_unique<Gateway>(store(), *identity_, directory_, options);
-    server::HttpServerOptions front;
-    front.io_threads = 1;
-    front_ = std::make_unique<server::HttpServer>(
-        front,
-        [gw = gateway_.get()](server::HttpRequest& request,
-                              const std::shared_ptr<server::ResponseChannel>& channel) {
-          gw->Handle(request, channel);
-        },
-        nullptr);
-    ASSERT_TRUE(front_->Start().ok());
+    ASSERT_OK_AND_ASSIGN(front_, GatewayFront::Start(store(), *identity_, directory_,
+                                                     TestGatewayOptions([this] { return now_ms; }),
+                                                     /*io_threads=*/1));
   }
 
   void TearDown() override {
-    if (front_) front_->Stop();
-    gateway_.reset();
     front_.reset();
     identity_.reset();
     BackendTest::TearDown();
@@ -171,13 +129,12 @@ class UsageGatewayTest : public BackendTest {
   static constexpr int64_t kHourMs = 3'600'000;
   static constexpr int64_t kHour0 = 1'704'067'200'000;  // 2024-01-01T00:00:00Z
   FakeEngine engine_;
-  Directory directory_;
+  TestDirectory directory_;
   std::unique_ptr<Identity> identity_;
   Tenant tenant_;
   std::string key_;
   int64_t key_id_ = 0;
-  std::unique_ptr<Gateway> gateway_;
-  std::unique_ptr<server::HttpServer> front_;
+  std::unique_ptr<GatewayFront> front_;
 };
 HEARTH_INSTANTIATE_FOR_BACKENDS(UsageGatewayTest);
 
@@ -255,9 +212,9 @@ TEST_P(UsageGatewayTest, EveryFailureKindIsOneErrorRowAndNothingIsCountedTwice) 
   EXPECT_EQ(none->errors, 2);
 
   // The meter committed exactly one event per request, none of them twice.
-  gateway_->usage_meter().Flush();
-  EXPECT_EQ(gateway_->usage_meter().stats().events_committed, 8);
-  EXPECT_EQ(gateway_->usage_meter().stats().events_failed, 0);
+  front_->gateway().usage_meter().Flush();
+  EXPECT_EQ(front_->gateway().usage_meter().stats().events_committed, 8);
+  EXPECT_EQ(front_->gateway().usage_meter().stats().events_failed, 0);
 }
 
 TEST_P(UsageGatewayTest, RequestsAroundAnHourBoundaryLandInTheirHours) {

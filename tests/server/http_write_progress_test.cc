@@ -2,8 +2,6 @@
 // response still has queued, and write_timeout drops a reader that stalls, not one that is slow
 // but steady. The clients are raw sockets with a small receive buffer, so that the kernel does
 // not absorb what the tests mean to hold back.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "hearth/server/http_server.h"
+#include "support/http_test_client.h"
 
 namespace hearth::server {
 namespace {
@@ -24,20 +23,13 @@ constexpr size_t kBodyBytes = 12u << 20;  // more than the kernel buffers of bot
 
 class SmallBufferClient {
  public:
-  explicit SmallBufferClient(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int rcvbuf = 16 << 10;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    const std::string request = "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    connected_ = connected_ && ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
-                                   static_cast<ssize_t>(request.size());
+  explicit SmallBufferClient(uint16_t port) : fd_(testing::ConnectLoopback(port, 16 << 10)) {
+    connected_ = fd_ >= 0 && testing::SendAll(fd_, "GET /big HTTP/1.1\r\nHost: x\r\n"
+                                                   "Connection: close\r\n\r\n");
   }
-  ~SmallBufferClient() { ::close(fd_); }
+  ~SmallBufferClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   bool connected() const { return connected_; }
 
   // Reads at most `limit` bytes within `timeout`; -1 on EOF or error.

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hearth::server::testing {
@@ -22,6 +23,14 @@ struct HttpResponse {
 
   std::string header(const std::string& name) const;
 };
+
+// A TCP socket connected to 127.0.0.1:port, or -1. With `receive_buffer_bytes` > 0 its receive
+// buffer is set to that before connecting (so the TCP window is negotiated for it): a test that
+// stops reading then holds back the server's writes instead of the kernel absorbing them.
+int ConnectLoopback(uint16_t port, int receive_buffer_bytes = 0);
+
+// Writes all of `data` to a socket (no SIGPIPE); false when the peer is gone.
+bool SendAll(int fd, std::string_view data);
 
 class TestConnection {
  public:

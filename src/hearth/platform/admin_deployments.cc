@@ -1,5 +1,6 @@
 // Admin API: deployments (through the DeploymentManager) and models (through the ModelRegistry).
 #include <algorithm>
+#include <functional>
 #include <tuple>
 
 #include "hearth/platform/admin_api.h"
@@ -42,8 +43,9 @@ std::string DeploymentTarget(std::string_view name) { return "deployment:" + std
 
 namespace {
 
-// The spec fields a body may carry; unset ones keep `spec`'s values. Tenant references resolve
-// through `resolve_tenant`. Returns the error to send, if any.
+// The spec fields a body may carry. ApplyTo writes the ones given onto `spec` and `desired`
+// (unset ones keep their values; tenant references resolve through `resolve_tenant`) and returns
+// the error to send, if any: create and update resolve a body the same way.
 struct SpecFields {
   std::optional<std::string> model;
   std::optional<std::vector<std::string>> tenants;
@@ -63,6 +65,10 @@ struct SpecFields {
   bool ChangesEngine() const {
     return model || tenants || ctx || parallel || kv_budget_bytes || threads;
   }
+
+  std::optional<ApiError> ApplyTo(
+      Store& store, const std::function<Result<Tenant>(const std::string&)>& resolve_tenant,
+      DeploymentSpec& spec, DesiredState& desired) const;
 };
 
 std::optional<ApiError> IntInto(const std::optional<int64_t>& value, int& out,
@@ -70,6 +76,40 @@ std::optional<ApiError> IntInto(const std::optional<int64_t>& value, int& out,
   if (!value) return std::nullopt;
   if (*value > INT32_MAX) return ApiError::BadRequest("'" + name + "' is too large", name);
   out = static_cast<int>(*value);
+  return std::nullopt;
+}
+
+std::optional<ApiError> SpecFields::ApplyTo(
+    Store& store, const std::function<Result<Tenant>(const std::string&)>& resolve_tenant,
+    DeploymentSpec& spec, DesiredState& desired) const {
+  if (model) {
+    auto found = store.FindModelByName(*model);
+    if (!found.ok()) return ErrorFromStatus(found.status(), "model");
+    spec.model_id = found->id;
+  }
+  if (tenants) {
+    spec.tenant_ids.clear();
+    for (const std::string& reference : *tenants) {
+      auto tenant = resolve_tenant(reference);
+      if (!tenant.ok()) return ErrorFromStatus(tenant.status(), "tenants");
+      spec.tenant_ids.push_back(tenant->id);
+    }
+    std::sort(spec.tenant_ids.begin(), spec.tenant_ids.end());
+    spec.tenant_ids.erase(std::unique(spec.tenant_ids.begin(), spec.tenant_ids.end()),
+                          spec.tenant_ids.end());
+  }
+  for (auto [value, out, field] : {std::tuple{&replicas, &spec.replicas, "replicas"},
+                                   {&ctx, &spec.ctx, "ctx"},
+                                   {&parallel, &spec.parallel, "parallel"},
+                                   {&threads, &spec.threads, "threads"}}) {
+    if (auto bad = IntInto(*value, *out, field)) return bad;
+  }
+  if (kv_budget_bytes) spec.kv_budget_bytes = *kv_budget_bytes;
+  if (state) {
+    auto parsed = ParseDesiredState(*state);
+    if (!parsed.ok()) return ErrorFromStatus(parsed.status(), "state");
+    desired = *parsed;
+  }
   return std::nullopt;
 }
 
@@ -146,30 +186,11 @@ Reply AdminApi::CreateDeployment(Call& call) {
 
   DeploymentSpec spec;
   spec.name = *name;
-  auto model = store_.FindModelByName(*body.model);
-  if (!model.ok()) return ErrorReply(ErrorFromStatus(model.status(), "model"));
-  spec.model_id = model->id;
-  for (const std::string& reference : body.tenants.value_or(std::vector<std::string>{})) {
-    auto tenant = VisibleTenant(call, reference);
-    if (!tenant.ok()) return ErrorReply(ErrorFromStatus(tenant.status(), "tenants"));
-    spec.tenant_ids.push_back(tenant->id);
-  }
-  std::sort(spec.tenant_ids.begin(), spec.tenant_ids.end());
-  spec.tenant_ids.erase(std::unique(spec.tenant_ids.begin(), spec.tenant_ids.end()),
-                        spec.tenant_ids.end());
-  for (auto [value, out, field] : {std::tuple{&body.replicas, &spec.replicas, "replicas"},
-                                   {&body.ctx, &spec.ctx, "ctx"},
-                                   {&body.parallel, &spec.parallel, "parallel"},
-                                   {&body.threads, &spec.threads, "threads"}}) {
-    if (auto bad = IntInto(*value, *out, field)) return ErrorReply(*bad);
-  }
-  if (body.kv_budget_bytes) spec.kv_budget_bytes = *body.kv_budget_bytes;
   DesiredState desired = DesiredState::kRunning;
-  if (body.state) {
-    auto parsed = ParseDesiredState(*body.state);
-    if (!parsed.ok()) return ErrorReply(ErrorFromStatus(parsed.status(), "state"));
-    desired = *parsed;
-  }
+  auto resolve_tenant = [&](const std::string& reference) {
+    return VisibleTenant(call, reference);
+  };
+  if (auto bad = body.ApplyTo(store_, resolve_tenant, spec, desired)) return ErrorReply(*bad);
   auto created = options_.deployments->CreateDeployment(spec, desired);
   if (!created.ok()) return ErrorReply(DeploymentError(created.status()));
   auto status = options_.deployments->Describe(created->id);
@@ -222,35 +243,11 @@ Reply AdminApi::UpdateDeployment(Call& call) {
   // Everything is resolved and checked before anything is applied, and the manager then writes
   // spec and state in one store transaction: a refused PATCH changes nothing.
   DeploymentSpec spec = current->spec;
-  if (body.model) {
-    auto model = store_.FindModelByName(*body.model);
-    if (!model.ok()) return ErrorReply(ErrorFromStatus(model.status(), "model"));
-    spec.model_id = model->id;
-  }
-  if (body.tenants) {
-    spec.tenant_ids.clear();
-    for (const std::string& reference : *body.tenants) {
-      auto tenant = VisibleTenant(call, reference);
-      if (!tenant.ok()) return ErrorReply(ErrorFromStatus(tenant.status(), "tenants"));
-      spec.tenant_ids.push_back(tenant->id);
-    }
-    std::sort(spec.tenant_ids.begin(), spec.tenant_ids.end());
-    spec.tenant_ids.erase(std::unique(spec.tenant_ids.begin(), spec.tenant_ids.end()),
-                          spec.tenant_ids.end());
-  }
-  for (auto [value, out, field] : {std::tuple{&body.replicas, &spec.replicas, "replicas"},
-                                   {&body.ctx, &spec.ctx, "ctx"},
-                                   {&body.parallel, &spec.parallel, "parallel"},
-                                   {&body.threads, &spec.threads, "threads"}}) {
-    if (auto bad = IntInto(*value, *out, field)) return ErrorReply(*bad);
-  }
-  if (body.kv_budget_bytes) spec.kv_budget_bytes = *body.kv_budget_bytes;
   DesiredState desired = current->desired;
-  if (body.state) {
-    auto parsed = ParseDesiredState(*body.state);
-    if (!parsed.ok()) return ErrorReply(ErrorFromStatus(parsed.status(), "state"));
-    desired = *parsed;
-  }
+  auto resolve_tenant = [&](const std::string& reference) {
+    return VisibleTenant(call, reference);
+  };
+  if (auto bad = body.ApplyTo(store_, resolve_tenant, spec, desired)) return ErrorReply(*bad);
 
   std::vector<std::string> changed;
   if (body.ChangesEngine()) {
