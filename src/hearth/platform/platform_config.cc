@@ -44,6 +44,21 @@ Result<PlatformOptions> PlatformOptionsFromConfig(const Config& config) {
   HEARTH_ASSIGN_OR_RETURN(options.threads, config.GetIntInRange("engine.threads", 0, 1024));
   options.kv_budget_bytes = static_cast<int64_t>(config.GetBytes("engine.kv_budget"));
   options.keep_replicas = config.GetBool("platform.keep_replicas");
+
+  HEARTH_ASSIGN_OR_RETURN(const int cache_ms,
+                          config.GetIntInRange("platform.api_key_cache_ms", 0, 3'600'000));
+  options.api_key_cache_ttl = std::chrono::milliseconds(cache_ms);
+  HEARTH_ASSIGN_OR_RETURN(options.login_max_failures,
+                          config.GetIntInRange("platform.login_max_failures", 1, 1'000'000));
+  options.stream_window_bytes = config.GetBytes("platform.stream_window");
+  if (options.stream_window_bytes < 4096 || options.stream_window_bytes > (uint64_t{1} << 30)) {
+    return Status::InvalidArgument(
+        fmt::format("platform.stream_window must be between 4K and 1G (got {} bytes)",
+                    options.stream_window_bytes));
+  }
+  HEARTH_ASSIGN_OR_RETURN(const int write_timeout_ms,
+                          config.GetIntInRange("server.write_timeout_ms", 100, 3'600'000));
+  options.http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
   return options;
 }
 

@@ -237,7 +237,10 @@ Result<std::unique_ptr<PlatformServer>> PlatformServer::Start(const PlatformOpti
   HEARTH_ASSIGN_OR_RETURN(BootstrapResult bootstrap,
                           EnsureBootstrapAdmin(*parts.store, ProcessEnvironment(), announce));
   (void)bootstrap;
-  parts.identity = std::make_unique<Identity>(*parts.store);
+  IdentityOptions identity_options;
+  identity_options.api_key_cache.ttl = options.api_key_cache_ttl;
+  identity_options.login_throttle.max_failures_per_user = options.login_max_failures;
+  parts.identity = std::make_unique<Identity>(*parts.store, identity_options);
   parts.registry = std::make_unique<ModelRegistry>(*parts.store, options.data_dir);
 
   // Bind the listener before the DeploymentManager re-adopts the store's replicas: a second
@@ -258,7 +261,10 @@ Result<std::unique_ptr<PlatformServer>> PlatformServer::Start(const PlatformOpti
   HEARTH_ASSIGN_OR_RETURN(parts.deployments,
                           DeploymentManager::Create(*parts.store, manager_options));
 
-  parts.gateway = std::make_unique<Gateway>(*parts.store, *parts.identity, *parts.deployments);
+  GatewayOptions gateway_options;
+  gateway_options.stream_window_bytes = options.stream_window_bytes;
+  parts.gateway =
+      std::make_unique<Gateway>(*parts.store, *parts.identity, *parts.deployments, gateway_options);
   AdminApiOptions admin_options;
   admin_options.deployments = parts.deployments.get();
   admin_options.models = parts.registry.get();

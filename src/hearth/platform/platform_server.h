@@ -46,6 +46,11 @@ struct PlatformOptions {
   std::chrono::milliseconds drain_timeout{30'000};
   // Leave replicas running on shutdown (a restart re-adopts them) instead of stopping them.
   bool keep_replicas = false;
+  // Front-door limits (platform.api_key_cache_ms, platform.login_max_failures,
+  // platform.stream_window; server.write_timeout_ms is in `http`).
+  std::chrono::milliseconds api_key_cache_ttl{5000};
+  int login_max_failures = 5;
+  size_t stream_window_bytes = 256u << 10;
 };
 
 class PlatformServer {

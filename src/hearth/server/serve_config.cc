@@ -36,6 +36,9 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
   options.http.port = static_cast<uint16_t>(port);
   options.http.tls_cert_file = config.GetString("server.tls_cert");
   options.http.tls_key_file = config.GetString("server.tls_key");
+  HEARTH_ASSIGN_OR_RETURN(const int write_timeout_ms,
+                          config.GetIntInRange("server.write_timeout_ms", 100, 3'600'000));
+  options.http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
   if (options.http.tls_cert_file.empty() != options.http.tls_key_file.empty()) {
     return Status::InvalidArgument(
         "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
