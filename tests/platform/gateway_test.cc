@@ -475,6 +475,36 @@ TEST_F(GatewayTest, AClientThatLeavesCancelsTheUpstreamRequest) {
       << "the gateway must close its upstream connection";
   EXPECT_TRUE(gateway_->WaitForRequests(5s));
   EXPECT_EQ(gateway_->outstanding(10), 0);
+  // One usage row: it got a 200 and part of the stream, which is not an error.
+  EXPECT_TRUE(Eventually([&] {
+    auto usage = Usage(tenant_a_.id);
+    return usage.size() == 1 && usage[0].requests == 1;
+  }));
+  auto usage = Usage(tenant_a_.id);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].errors, 0);
+}
+
+TEST_F(GatewayTest, AClientThatLeavesBeforeAnyAnswerIsOneErrorRow) {
+  {
+    // Not streamed: the gateway buffers the (held, never finished) upstream answer, so the client
+    // leaves before it has received anything.
+    json body = json::parse(Chat("scripted"));
+    body["stream"] = false;
+    TestConnection client(port_);
+    ASSERT_TRUE(client.SendRequest("POST", "/v1/chat/completions", body.dump(), Bearer(key_a_)));
+    ASSERT_TRUE(Eventually([&] { return scripted_.received() == 1; }));
+  }  // closed
+  EXPECT_TRUE(Eventually([&] { return scripted_.gone() == 1; }));
+  EXPECT_TRUE(gateway_->WaitForRequests(5s));
+  EXPECT_TRUE(Eventually([&] {
+    auto usage = Usage(tenant_a_.id);
+    return usage.size() == 1 && usage[0].requests == 1;
+  }));
+  auto usage = Usage(tenant_a_.id);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].errors, 1);
+  EXPECT_EQ(usage[0].deployment, "scripted");
 }
 
 TEST_F(GatewayTest, NoReadyReplicaIs503WithRetryAfter) {

@@ -482,11 +482,13 @@ EngineSupervisor::Outcome EngineSupervisor::WatchReady() {
     if (Clock::now() >= next_probe) {
       Result<ProbeReply> reply = LoopbackGet(port_, "/health", timings_.probe_timeout);
       next_probe = Clock::now() + timings_.liveness_interval;
-      if (reply.ok() && reply->status == 200) {
+      // Any HTTP answer proves the process alive: an engine at its connection limit answers
+      // 503, and killing it for that would end every stream it is serving. Only silence
+      // (no connection, no answer before the deadline) counts as a miss.
+      if (reply.ok()) {
         failed_probes = 0;
       } else {
-        last_probe_error = reply.ok() ? fmt::format("GET /health answered {}", reply->status)
-                                      : reply.status().message();
+        last_probe_error = reply.status().message();
         if (++failed_probes >= std::max(1, timings_.liveness_failures)) {
           if (auto interrupted = Interrupted()) return *interrupted;
           // A process that exited during the probes crashed; it was not hung.

@@ -525,18 +525,20 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
       const std::pair<int64_t, int64_t> usage =
           usage_ ? *usage_ : std::make_pair(int64_t{0}, content_events_);
       if (permit) permit->Settle(usage.first + usage.second);
-      if (usage.first + usage.second > 0) {
-        UsageEvent event;
-        event.tenant_id = key.tenant_id;
-        event.key_id = key.id;
-        event.deployment = deployment;
-        event.at = core_->options.clock();
-        event.prompt_tokens = usage.first;
-        event.completion_tokens = usage.second;
-        event.http_status = mode_ == Mode::kStreaming ? 200 : 0;  // 0: left before any answer
-        billed_ = true;
-        core_->meter->Record(std::move(event), nullptr);
-      }
+      // Every authenticated request is one row, this one too: a client that left before any
+      // answer is an error with status 0 (it got nothing); one that left mid-stream got a 200
+      // and is billed what it was sent.
+      UsageEvent event;
+      event.tenant_id = key.tenant_id;
+      event.key_id = key.id;
+      event.deployment = deployment;
+      event.at = core_->options.clock();
+      event.prompt_tokens = usage.first;
+      event.completion_tokens = usage.second;
+      event.http_status = mode_ == Mode::kStreaming ? 200 : 0;
+      event.error = mode_ != Mode::kStreaming;
+      billed_ = true;
+      core_->meter->Record(std::move(event), nullptr);
     }
     Done(kClientGone);
   }

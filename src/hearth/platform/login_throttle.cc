@@ -73,7 +73,7 @@ void LoginThrottle::MakeRoomLocked(int64_t now) {
     const Counter& c = entry.second;
     return c.locked_until <= now && now - c.last_failure_at >= options_.window.count();
   });
-  if (counters_.size() < options_.max_tracked) return;
+  if (counters_.empty() || counters_.size() < options_.max_tracked) return;
   auto evict = counters_.end();
   for (auto it = counters_.begin(); it != counters_.end(); ++it) {
     if (evict == counters_.end()) {
