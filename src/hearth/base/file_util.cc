@@ -54,36 +54,37 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
-namespace {
+size_t HugePageRoundUp(size_t bytes) {
+  return (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+}
 
-constexpr size_t kHugePage = size_t{2} << 20;
-
-// Anonymous memory of `bytes` (a multiple of kHugePage) starting on a kHugePage boundary, so
-// that every 2 MiB of it can be one huge page; nullptr on failure.
-uint8_t* MapAlignedAnonymous(size_t bytes) {
-  void* raw =
-      mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+uint8_t* MapHugePageMemory(size_t bytes) {
+  bytes = HugePageRoundUp(bytes);
+  void* raw = mmap(nullptr, bytes + kHugePageBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   const auto start = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+  const uintptr_t aligned = (start + kHugePageBytes - 1) & ~(uintptr_t{kHugePageBytes} - 1);
   // Give back the unaligned head and the tail beyond `bytes`.
   if (aligned > start) munmap(raw, aligned - start);
-  const size_t tail = start + bytes + kHugePage - (aligned + bytes);
+  const size_t tail = start + bytes + kHugePageBytes - (aligned + bytes);
   if (tail > 0) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+  // Advice only: without transparent huge pages the memory still works on 4 KiB pages.
+  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
   return reinterpret_cast<uint8_t*>(aligned);
 }
+
+namespace {
 
 // Reads the whole of fd into private huge-page-backed memory, read-only afterwards.
 Status ReadIntoHugePages(int fd, const std::filesystem::path& path, size_t size,
                          const uint8_t** data, size_t* mapped_bytes) {
-  const size_t bytes = (size + kHugePage - 1) / kHugePage * kHugePage;
-  uint8_t* memory = MapAlignedAnonymous(bytes);
+  const size_t bytes = HugePageRoundUp(size);
+  uint8_t* memory = MapHugePageMemory(bytes);
   if (memory == nullptr) {
     return Status::ResourceExhausted(
         fmt::format("cannot allocate {} bytes for {}: {}", bytes, path.string(), ErrnoText()));
   }
-  // Advice only: without transparent huge pages the copy still works on 4 KiB pages.
-  madvise(memory, bytes, MADV_HUGEPAGE);
   size_t done = 0;
   while (done < size) {
     const ssize_t n = ::pread(fd, memory + done, std::min<size_t>(size - done, size_t{64} << 20),

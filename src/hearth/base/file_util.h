@@ -29,6 +29,13 @@ enum class MapMode {
   kPrivateHugePages,
 };
 
+// Private anonymous read-write memory of HugePageRoundUp(bytes) bytes starting on a 2 MiB
+// boundary and advised for transparent huge pages (the kernel may still use 4 KiB pages);
+// nullptr when the mapping fails. Release with munmap(p, HugePageRoundUp(bytes)).
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+size_t HugePageRoundUp(size_t bytes);
+uint8_t* MapHugePageMemory(size_t bytes);
+
 // A read-only memory map of a whole file. Movable, not copyable; unmaps on destruction.
 class MappedFile {
  public:

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "hearth/base/file_util.h"
 #include "hearth/kernels/cpu_features.h"
 
 namespace hearth::kernels {
@@ -46,25 +47,19 @@ double TimeParallel(int threads, const std::function<void(int)>& body) {
 // engine keeps its weights (gguf MapMode::kPrivateHugePages): the triad then measures DRAM
 // bandwidth, not DRAM bandwidth minus a page walk every 4 KiB.
 struct HugePageArray {
-  explicit HugePageArray(size_t n) : bytes((n * sizeof(double) + kHuge - 1) / kHuge * kHuge) {
-    void* raw =
-        mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
-    mapping = raw;
-    const auto start = reinterpret_cast<uintptr_t>(raw);
-    data = reinterpret_cast<double*>((start + kHuge - 1) & ~(uintptr_t{kHuge} - 1));
-    madvise(data, bytes, MADV_HUGEPAGE);
+  explicit HugePageArray(size_t n)
+      : bytes(HugePageRoundUp(n * sizeof(double))),
+        data(reinterpret_cast<double*>(MapHugePageMemory(bytes))) {
+    if (data == nullptr) throw std::bad_alloc();
   }
-  ~HugePageArray() { munmap(mapping, bytes + kHuge); }
+  ~HugePageArray() { munmap(data, bytes); }
   HugePageArray(const HugePageArray&) = delete;
   HugePageArray& operator=(const HugePageArray&) = delete;
   double* get() const { return data; }
   double& operator[](size_t i) const { return data[i]; }
 
-  static constexpr size_t kHuge = size_t{2} << 20;
   size_t bytes;
-  void* mapping = nullptr;
-  double* data = nullptr;
+  double* data;
 };
 
 double MeasureTriad(int threads, size_t bytes_per_array, int repetitions) {

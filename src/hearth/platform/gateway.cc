@@ -307,7 +307,7 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
     if (!out.empty()) {
       channel_->Write(std::move(out));
       Gateway::Core::RaisePeak(core_->peak_client_queue_bytes,
-                      static_cast<int64_t>(channel_->pending_bytes()));
+                               static_cast<int64_t>(channel_->pending_bytes()));
     }
     if (sse_buffer_.size() > kMaxSseEventBytes) {
       // An event without end: the engine is broken; do not buffer it without bound.
