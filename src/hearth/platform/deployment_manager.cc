@@ -37,10 +37,14 @@ constexpr size_t kMaxLastError = 4096;  // the store's limit
 
 ReplicaState ToReplicaState(EngineState state) {
   switch (state) {
-    case EngineState::kLoading: return ReplicaState::kLoading;
-    case EngineState::kReady: return ReplicaState::kReady;
-    case EngineState::kFailed: return ReplicaState::kFailed;
-    case EngineState::kStopped: return ReplicaState::kStopped;
+    case EngineState::kLoading:
+      return ReplicaState::kLoading;
+    case EngineState::kReady:
+      return ReplicaState::kReady;
+    case EngineState::kFailed:
+      return ReplicaState::kFailed;
+    case EngineState::kStopped:
+      return ReplicaState::kStopped;
   }
   return ReplicaState::kFailed;
 }
@@ -154,8 +158,8 @@ Status DeploymentManager::Load() {
     for (const ReplicaRecord& row : rows) {
       if (row.pid > 0 && row.port > 0 && row.port <= 65535 && IsEngineProcess(row.pid) &&
           EngineHealthy(static_cast<uint16_t>(row.port), options_.timings.probe_timeout)) {
-        spdlog::info("deployment {}: re-adopted replica {} (pid {}, port {})",
-                     deployment.spec.name, row.id, row.pid, row.port);
+        spdlog::info("deployment {}: re-adopted replica {} (pid {}, port {})", deployment.spec.name,
+                     row.id, row.pid, row.port);
         AdoptReplica(live, row);  // reconcile stops it if it is no longer wanted
       } else if (running && row.generation == deployment.generation) {
         StartReplica(live, row);
@@ -185,8 +189,8 @@ Status DeploymentManager::Load() {
 Result<std::filesystem::path> DeploymentManager::ModelPath(int64_t model_id) {
   HEARTH_ASSIGN_OR_RETURN(const ModelRecord model, store_.GetModel(model_id));
   if (!std::filesystem::is_regular_file(model.path)) {
-    return Status::NotFound(fmt::format("model '{}': its file {} is missing", model.name,
-                                        model.path));
+    return Status::NotFound(
+        fmt::format("model '{}': its file {} is missing", model.name, model.path));
   }
   return std::filesystem::path(model.path);
 }
@@ -208,8 +212,7 @@ Status DeploymentManager::ValidateSpec(const DeploymentSpec& spec,
   const int64_t max_ctx = info.context_length > 0 ? info.context_length : (1 << 20);
   if (spec.ctx < 16 || spec.ctx > max_ctx) {
     return Status::InvalidArgument(fmt::format(
-        "ctx must be between 16 and the model's context of {} tokens (got {})", max_ctx,
-        spec.ctx));
+        "ctx must be between 16 and the model's context of {} tokens (got {})", max_ctx, spec.ctx));
   }
   return Status::Ok();
 }
@@ -258,9 +261,9 @@ Result<Deployment> DeploymentManager::CreateDeployment(const DeploymentSpec& spe
   if (shut_down_) return Status::FailedPrecondition("deployments: the manager is shut down");
   HEARTH_ASSIGN_OR_RETURN(const std::filesystem::path path, ModelPath(spec.model_id));
   HEARTH_RETURN_IF_ERROR(ValidateSpec(spec, path));
-  HEARTH_ASSIGN_OR_RETURN(const ReplicaMemory need,
-                          ReplicaMemoryForModel(path, spec.ctx, spec.parallel,
-                                                spec.kv_budget_bytes));
+  HEARTH_ASSIGN_OR_RETURN(
+      const ReplicaMemory need,
+      ReplicaMemoryForModel(path, spec.ctx, spec.parallel, spec.kv_budget_bytes));
   if (desired == DesiredState::kRunning) HEARTH_RETURN_IF_ERROR(CheckFit(spec, need, {}));
   HEARTH_ASSIGN_OR_RETURN(const Deployment created, store_.CreateDeployment(spec, desired));
   Track(created, path, need);
@@ -289,8 +292,8 @@ Result<Deployment> DeploymentManager::ApplyUpdate(int64_t id, const DeploymentSp
   if (!SameEngine(spec, live.deployment.spec) || path.empty() || need.total() == 0) {
     HEARTH_ASSIGN_OR_RETURN(path, ModelPath(spec.model_id));
     HEARTH_RETURN_IF_ERROR(ValidateSpec(spec, path));
-    HEARTH_ASSIGN_OR_RETURN(need, ReplicaMemoryForModel(path, spec.ctx, spec.parallel,
-                                                        spec.kv_budget_bytes));
+    HEARTH_ASSIGN_OR_RETURN(
+        need, ReplicaMemoryForModel(path, spec.ctx, spec.parallel, spec.kv_budget_bytes));
   } else if (spec.replicas < 0) {
     return Status::InvalidArgument("replicas must be 0 or more");
   }
@@ -352,8 +355,7 @@ Status DeploymentManager::DeleteDeployment(int64_t id) {
   return Status::Ok();
 }
 
-void DeploymentManager::Track(const Deployment& deployment,
-                              const std::filesystem::path& model_path,
+void DeploymentManager::Track(const Deployment& deployment, const std::filesystem::path& model_path,
                               const ReplicaMemory& need) {
   auto& slot = deployments_[deployment.id];
   if (!slot) slot = std::make_unique<LiveDeployment>();
@@ -571,8 +573,8 @@ void DeploymentManager::ReconcileDeployment(LiveDeployment& live) {
       StopReplica(*r, false);
     }
   }
-  size_t ready_current = static_cast<size_t>(std::count_if(current.begin(), current.end(),
-                                                           is_ready));
+  size_t ready_current =
+      static_cast<size_t>(std::count_if(current.begin(), current.end(), is_ready));
   for (LiveReplica* r : old) {
     if (ready_current + ready_old <= wanted) break;
     if (is_ready(r)) {
@@ -605,45 +607,27 @@ void DeploymentManager::StartReplica(LiveDeployment& live, std::optional<Replica
     }
     record = *created;
   }
-  EngineLaunch launch;
-  launch.binary = options_.hearth_binary;
-  launch.data_dir = options_.data_dir;
-  launch.model_path = live.model_path;
-  launch.ctx = d.spec.ctx;
-  launch.parallel = d.spec.parallel;
-  launch.kv_budget_bytes = d.spec.kv_budget_bytes;
-  launch.threads = d.spec.threads;
-  launch.log_path =
-      options_.data_dir / "logs" / fmt::format("{}-{}.log", d.spec.name, record.id);
-  const int64_t deployment_id = d.id;
-  const int64_t replica_id = record.id;
-  auto supervisor = std::make_unique<EngineSupervisor>(
-      launch, options_.timings,
-      [this, deployment_id, replica_id](const EngineReport& report) {
-        OnReport(deployment_id, replica_id, report);
-      },
-      record.restarts, record.last_error);
-  auto replica = std::make_unique<LiveReplica>();
-  replica->record = record;
-  live.replicas[replica_id] = std::move(replica);
-  EngineSupervisor& started = *supervisor;
-  supervisors_[replica_id] = std::move(supervisor);
-  started.Start();
+  AddSupervisedReplica(live, record).Start();
 }
 
 void DeploymentManager::AdoptReplica(LiveDeployment& live, const ReplicaRecord& record) {
+  // A replica of an older generation restarts with the current engine settings; the reconcile
+  // loop replaces it anyway.
+  AddSupervisedReplica(live, record).Adopt(record.pid, static_cast<uint16_t>(record.port));
+}
+
+EngineSupervisor& DeploymentManager::AddSupervisedReplica(LiveDeployment& live,
+                                                          const ReplicaRecord& record) {
+  const DeploymentSpec& spec = live.deployment.spec;
   EngineLaunch launch;
   launch.binary = options_.hearth_binary;
   launch.data_dir = options_.data_dir;
   launch.model_path = live.model_path;
-  launch.ctx = live.deployment.spec.ctx;
-  launch.parallel = live.deployment.spec.parallel;
-  launch.kv_budget_bytes = live.deployment.spec.kv_budget_bytes;
-  launch.threads = live.deployment.spec.threads;
-  launch.log_path = options_.data_dir / "logs" /
-                    fmt::format("{}-{}.log", live.deployment.spec.name, record.id);
-  // A replica of an older generation restarts with the old engine settings; the reconcile
-  // loop replaces it anyway.
+  launch.ctx = spec.ctx;
+  launch.parallel = spec.parallel;
+  launch.kv_budget_bytes = spec.kv_budget_bytes;
+  launch.threads = spec.threads;
+  launch.log_path = options_.data_dir / "logs" / fmt::format("{}-{}.log", spec.name, record.id);
   const int64_t deployment_id = live.deployment.id;
   const int64_t replica_id = record.id;
   auto supervisor = std::make_unique<EngineSupervisor>(
@@ -655,9 +639,9 @@ void DeploymentManager::AdoptReplica(LiveDeployment& live, const ReplicaRecord& 
   auto replica = std::make_unique<LiveReplica>();
   replica->record = record;
   live.replicas[replica_id] = std::move(replica);
-  EngineSupervisor& adopted = *supervisor;
+  EngineSupervisor& added = *supervisor;
   supervisors_[replica_id] = std::move(supervisor);
-  adopted.Adopt(record.pid, static_cast<uint16_t>(record.port));
+  return added;
 }
 
 void DeploymentManager::StopReplica(LiveReplica& replica, bool keep_row) {
@@ -691,8 +675,7 @@ void DeploymentManager::OnReport(int64_t deployment_id, int64_t replica_id,
   replica.record.last_error = report.last_error.substr(0, kMaxLastError);
 
   if (report.state == EngineState::kStopped && !replica.keep_row) {
-    if (Status s = store_.DeleteReplica(replica_id);
-        !s.ok() && s.code() != StatusCode::kNotFound) {
+    if (Status s = store_.DeleteReplica(replica_id); !s.ok() && s.code() != StatusCode::kNotFound) {
       spdlog::warn("deployment {}: cannot remove replica {}: {}", live.deployment.spec.name,
                    replica_id, s.message());
     }
@@ -717,21 +700,20 @@ void DeploymentManager::OnReport(int64_t deployment_id, int64_t replica_id,
     entry.target = Target(live.deployment, replica_id);
     if (report.event == EngineReport::Event::kFailure ||
         report.event == EngineReport::Event::kUnresponsive) {
-      entry.action = report.event == EngineReport::Event::kFailure ? "replica.crash"
-                                                                   : "replica.unresponsive";
+      entry.action =
+          report.event == EngineReport::Event::kFailure ? "replica.crash" : "replica.unresponsive";
       entry.result = "error";
       entry.detail = report.last_error.substr(0, kMaxLastError);
       spdlog::warn("{}: {}", entry.target, report.last_error);
     } else {
       entry.action = "replica.restart";
       entry.result = "ok";
-      entry.detail = fmt::format("restart {} (pid {}, port {})", report.restarts, report.pid,
-                                 report.port);
+      entry.detail =
+          fmt::format("restart {} (pid {}, port {})", report.restarts, report.pid, report.port);
       spdlog::info("{}: {}", entry.target, entry.detail);
     }
     if (auto appended = store_.AppendAudit(entry); !appended.ok()) {
-      spdlog::warn("{}: cannot write the audit log: {}", entry.target,
-                   appended.status().message());
+      spdlog::warn("{}: cannot write the audit log: {}", entry.target, appended.status().message());
     }
   }
   PublishDirectory();

@@ -101,8 +101,7 @@ class DeploymentManager final : public ReplicaDirectory {
   // Replaces the spec and the desired state in one step: everything (spec, memory fit of the
   // result) is checked first and both are written in one store transaction, so an error
   // changes nothing.
-  Result<Deployment> UpdateDeployment(int64_t id, const DeploymentSpec& spec,
-                                      DesiredState desired);
+  Result<Deployment> UpdateDeployment(int64_t id, const DeploymentSpec& spec, DesiredState desired);
   Result<Deployment> ScaleDeployment(int64_t id, int replicas);
   Result<Deployment> StartDeployment(int64_t id);
   Result<Deployment> StopDeployment(int64_t id);
@@ -120,8 +119,7 @@ class DeploymentManager final : public ReplicaDirectory {
 
   // ReplicaDirectory.
   std::vector<RoutableDeployment> Deployments() const override;
-  std::optional<std::vector<ReplicaEndpoint>> ReadyReplicas(
-      std::string_view name) const override;
+  std::optional<std::vector<ReplicaEndpoint>> ReadyReplicas(std::string_view name) const override;
 
  private:
   struct LiveReplica;
@@ -144,6 +142,8 @@ class DeploymentManager final : public ReplicaDirectory {
   void ReconcileDeployment(LiveDeployment& deployment);
   void StartReplica(LiveDeployment& deployment, std::optional<ReplicaRecord> existing);
   void AdoptReplica(LiveDeployment& deployment, const ReplicaRecord& record);
+  // The launch settings, supervisor and live entry of `record`, not yet started or adopted.
+  EngineSupervisor& AddSupervisedReplica(LiveDeployment& deployment, const ReplicaRecord& record);
   void StopReplica(LiveReplica& replica, bool keep_row);
   void OnReport(int64_t deployment_id, int64_t replica_id, const EngineReport& report);
   void PublishDirectory();

@@ -74,16 +74,13 @@ Status FsyncPath(const fs::path& path) {
   return Status::Ok();
 }
 
-// Copies `from` to the new file `to` (which must not exist), hashing the bytes on the way, and
-// fsyncs the copy. Returns the SHA-256 in lower-case hex.
-Result<std::string> CopyAndHash(const fs::path& from, const fs::path& to) {
-  FileDescriptor in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+// Reads `path` to its end in chunks, passing each to `consume` (which may fail the read), and
+// returns the SHA-256 of all of it in lower-case hex.
+template <typename Consume>
+Result<std::string> HashChunks(const fs::path& path, Consume&& consume) {
+  FileDescriptor in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
-    return Status::IoError(fmt::format("cannot open {}: {}", from.string(), ErrnoText(errno)));
-  }
-  FileDescriptor out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (out.get() < 0) {
-    return Status::IoError(fmt::format("cannot create {}: {}", to.string(), ErrnoText(errno)));
+    return Status::IoError(fmt::format("cannot open {}: {}", path.string(), ErrnoText(errno)));
   }
   Sha256Hasher hasher;
   std::unique_ptr<char[]> buffer(new char[kCopyChunk]);
@@ -91,23 +88,39 @@ Result<std::string> CopyAndHash(const fs::path& from, const fs::path& to) {
     ssize_t got = ::read(in.get(), buffer.get(), kCopyChunk);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
-      return Status::IoError(fmt::format("cannot read {}: {}", from.string(), ErrnoText(errno)));
+      return Status::IoError(fmt::format("cannot read {}: {}", path.string(), ErrnoText(errno)));
     }
     if (got == 0) break;
-    hasher.Update(std::string_view(buffer.get(), static_cast<size_t>(got)));
-    for (ssize_t done = 0; done < got;) {
-      ssize_t put = ::write(out.get(), buffer.get() + done, static_cast<size_t>(got - done));
+    const std::string_view chunk(buffer.get(), static_cast<size_t>(got));
+    hasher.Update(chunk);
+    HEARTH_RETURN_IF_ERROR(consume(chunk));
+  }
+  return hasher.HexDigest();
+}
+
+// Copies `from` to the new file `to` (which must not exist), hashing the bytes on the way, and
+// fsyncs the copy. Returns the SHA-256 in lower-case hex.
+Result<std::string> CopyAndHash(const fs::path& from, const fs::path& to) {
+  FileDescriptor out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (out.get() < 0) {
+    return Status::IoError(fmt::format("cannot create {}: {}", to.string(), ErrnoText(errno)));
+  }
+  auto write_chunk = [&](std::string_view chunk) -> Status {
+    for (size_t done = 0; done < chunk.size();) {
+      ssize_t put = ::write(out.get(), chunk.data() + done, chunk.size() - done);
       if (put < 0 && errno == EINTR) continue;
       if (put < 0) {
         return Status::IoError(fmt::format("cannot write {}: {}", to.string(), ErrnoText(errno)));
       }
-      done += put;
+      done += static_cast<size_t>(put);
     }
-  }
+    return Status::Ok();
+  };
+  HEARTH_ASSIGN_OR_RETURN(std::string digest, HashChunks(from, write_chunk));
   if (::fsync(out.get()) != 0 || out.Close() != 0) {
     return Status::IoError(fmt::format("cannot write {}: {}", to.string(), ErrnoText(errno)));
   }
-  return hasher.HexDigest();
+  return digest;
 }
 
 // The GGUF file `path` names: itself, or the single *.gguf directly inside a directory.
@@ -131,7 +144,8 @@ Result<fs::path> ResolveInput(const fs::path& path) {
       candidates.push_back(entry.path().filename().string());
     }
   }
-  if (ec) return Status::IoError(fmt::format("cannot list {}: {}", absolute.string(), ec.message()));
+  if (ec)
+    return Status::IoError(fmt::format("cannot list {}: {}", absolute.string(), ec.message()));
   std::sort(candidates.begin(), candidates.end());
   if (candidates.empty()) {
     return Status::NotFound(fmt::format("directory {} holds no .gguf file", absolute.string()));
@@ -139,9 +153,9 @@ Result<fs::path> ResolveInput(const fs::path& path) {
   if (candidates.size() > 1) {
     std::string list;
     for (const auto& c : candidates) list += (list.empty() ? "" : ", ") + c;
-    return Status::InvalidArgument(fmt::format(
-        "directory {} holds {} .gguf files ({}); import one of them by its path",
-        absolute.string(), candidates.size(), list));
+    return Status::InvalidArgument(
+        fmt::format("directory {} holds {} .gguf files ({}); import one of them by its path",
+                    absolute.string(), candidates.size(), list));
   }
   return (absolute / candidates[0]).lexically_normal();
 }
@@ -179,22 +193,7 @@ std::string Sha256Hasher::HexDigest() {
 }
 
 Result<std::string> Sha256OfFile(const fs::path& path) {
-  FileDescriptor in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) {
-    return Status::IoError(fmt::format("cannot open {}: {}", path.string(), ErrnoText(errno)));
-  }
-  Sha256Hasher hasher;
-  std::unique_ptr<char[]> buffer(new char[kCopyChunk]);
-  for (;;) {
-    ssize_t got = ::read(in.get(), buffer.get(), kCopyChunk);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      return Status::IoError(fmt::format("cannot read {}: {}", path.string(), ErrnoText(errno)));
-    }
-    if (got == 0) break;
-    hasher.Update(std::string_view(buffer.get(), static_cast<size_t>(got)));
-  }
-  return hasher.HexDigest();
+  return HashChunks(path, [](std::string_view) { return Status::Ok(); });
 }
 
 // --- the registry ------------------------------------------------------------------------------
@@ -242,15 +241,15 @@ Result<ModelRecord> ModelRegistry::Import(const fs::path& path, const ImportOpti
   auto source_check = InspectModelFile(input);
   if (!source_check.ok()) {
     return Status(source_check.status().code(),
-                  fmt::format("not a usable GGUF model: {}",
-                              source_check.status().message()));
+                  fmt::format("not a usable GGUF model: {}", source_check.status().message()));
   }
 
   fs::path models = models_dir();
   fs::path final_dir = models / name;
   std::error_code ec;
   fs::create_directories(models, ec);
-  if (ec) return Status::IoError(fmt::format("cannot create {}: {}", models.string(), ec.message()));
+  if (ec)
+    return Status::IoError(fmt::format("cannot create {}: {}", models.string(), ec.message()));
   if (fs::exists(final_dir, ec)) {
     return Status::FailedPrecondition(fmt::format(
         "{} exists but no model '{}' is registered (left by an interrupted import?); remove it "
@@ -296,11 +295,11 @@ Result<ModelRecord> ModelRegistry::Import(const fs::path& path, const ImportOpti
   auto metadata = InspectModelFile(staged_file);
   if (!metadata.ok()) {
     return Status(metadata.status().code(),
-                  fmt::format("not a usable GGUF model: {}",
-                              metadata.status().message()));
+                  fmt::format("not a usable GGUF model: {}", metadata.status().message()));
   }
   uintmax_t size = fs::file_size(staged_file, ec);
-  if (ec) return Status::IoError(fmt::format("cannot stat {}: {}", staged_file.string(), ec.message()));
+  if (ec)
+    return Status::IoError(fmt::format("cannot stat {}: {}", staged_file.string(), ec.message()));
 
   HEARTH_RETURN_IF_ERROR(FsyncPath(staging));
   if (::rename(staging.c_str(), final_dir.c_str()) != 0) {
@@ -339,9 +338,9 @@ Status ModelRegistry::Delete(std::string_view name) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   if (ec) {
-    return Status::IoError(fmt::format(
-        "model '{}' was removed from the registry but {} could not be deleted: {}", model.name,
-        dir.string(), ec.message()));
+    return Status::IoError(
+        fmt::format("model '{}' was removed from the registry but {} could not be deleted: {}",
+                    model.name, dir.string(), ec.message()));
   }
   return Status::Ok();
 }
