@@ -195,6 +195,21 @@ struct Gateway::Core {
 
 namespace {
 
+// The usage row of one request answered after authentication (every such request is one row).
+UsageEvent RequestUsage(const Gateway::Core& core, const ApiKey& key, std::string deployment,
+                        std::pair<int64_t, int64_t> tokens, int http_status, bool error) {
+  UsageEvent event;
+  event.tenant_id = key.tenant_id;
+  event.key_id = key.id;
+  event.deployment = std::move(deployment);
+  event.at = core.options.clock();
+  event.prompt_tokens = tokens.first;
+  event.completion_tokens = tokens.second;
+  event.http_status = http_status;
+  event.error = error;
+  return event;
+}
+
 // One generation request from admission to its last byte. Lives on the client connection's
 // strand: every upstream and meter event is posted there.
 class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
@@ -496,17 +511,8 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
             std::function<void(const Status&)> then) {
     if (permit) permit->Settle(usage.first + usage.second);
     if (!core_->meter) return then(Status::Unavailable("the gateway is shutting down"));
-    UsageEvent event;
-    event.tenant_id = key.tenant_id;
-    event.key_id = key.id;
-    event.deployment = deployment;
-    event.at = core_->options.clock();
-    event.prompt_tokens = usage.first;
-    event.completion_tokens = usage.second;
-    event.error = error;
-    event.http_status = http_status;
     billed_ = true;
-    core_->meter->Record(std::move(event),
+    core_->meter->Record(RequestUsage(*core_, key, deployment, usage, http_status, error),
                          [self = shared_from_this(), then = std::move(then)](const Status& s) {
                            self->channel_->Post([self, then, s] {
                              if (!self->finished_) then(s);
@@ -528,17 +534,10 @@ class ProxiedRequest : public std::enable_shared_from_this<ProxiedRequest> {
       // Every authenticated request is one row, this one too: a client that left before any
       // answer is an error with status 0 (it got nothing); one that left mid-stream got a 200
       // and is billed what it was sent.
-      UsageEvent event;
-      event.tenant_id = key.tenant_id;
-      event.key_id = key.id;
-      event.deployment = deployment;
-      event.at = core_->options.clock();
-      event.prompt_tokens = usage.first;
-      event.completion_tokens = usage.second;
-      event.http_status = mode_ == Mode::kStreaming ? 200 : 0;
-      event.error = mode_ != Mode::kStreaming;
+      const bool answered = mode_ == Mode::kStreaming;
       billed_ = true;
-      core_->meter->Record(std::move(event), nullptr);
+      core_->meter->Record(
+          RequestUsage(*core_, key, deployment, usage, answered ? 200 : 0, !answered), nullptr);
     }
     Done(kClientGone);
   }
@@ -596,21 +595,16 @@ void AnswerMetered(const std::shared_ptr<Gateway::Core>& core, const ApiKey& key
     channel->Respond(status, "application/json", std::move(body), headers);
     return;
   }
-  UsageEvent event;
-  event.tenant_id = key.tenant_id;
-  event.key_id = key.id;
-  event.deployment = std::move(deployment);
-  event.at = core->options.clock();
-  event.error = status >= 400;
-  event.http_status = status;
   core->Enter();  // a drain waits for the answer too
-  core->meter->Record(std::move(event), [core, channel, status, body = std::move(body),
-                                         headers = std::move(headers)](const Status&) {
-    channel->Post([core, channel, status, body, headers]() mutable {
-      channel->Respond(status, "application/json", std::move(body), headers);
-      core->Leave();
-    });
-  });
+  core->meter->Record(
+      RequestUsage(*core, key, std::move(deployment), {0, 0}, status,
+                   /*error=*/status >= 400),
+      [core, channel, status, body = std::move(body), headers = std::move(headers)](const Status&) {
+        channel->Post([core, channel, status, body, headers]() mutable {
+          channel->Respond(status, "application/json", std::move(body), headers);
+          core->Leave();
+        });
+      });
 }
 
 }  // namespace
