@@ -4,24 +4,15 @@
 
 #include <filesystem>
 
+#include "hearth/server/serve_config.h"
+
 namespace hearth::platform {
 Result<PlatformOptions> PlatformOptionsFromConfig(const Config& config) {
   PlatformOptions options;
   options.data_dir = config.GetString("data_dir");
   options.database = config.GetString("platform.database");
 
-  options.http.host = config.GetString("server.host");
-  HEARTH_ASSIGN_OR_RETURN(const int port, config.GetIntInRange("server.port", 0, 65535));
-  options.http.port = static_cast<uint16_t>(port);
-  options.http.tls_cert_file = config.GetString("server.tls_cert");
-  options.http.tls_key_file = config.GetString("server.tls_key");
-  if (options.http.tls_cert_file.empty() != options.http.tls_key_file.empty()) {
-    return Status::InvalidArgument(
-        "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
-  }
-  HEARTH_ASSIGN_OR_RETURN(options.http.max_connections,
-                          config.GetIntInRange("server.max_connections", 1, 1 << 20));
-  options.http.max_body_bytes = config.GetBytes("server.max_body");
+  HEARTH_ASSIGN_OR_RETURN(options.http, server::HttpOptionsFromConfig(config));
   HEARTH_ASSIGN_OR_RETURN(const int drain_ms,
                           config.GetIntInRange("server.drain_ms", 0, 3'600'000));
   options.drain_timeout = std::chrono::milliseconds(drain_ms);
@@ -56,9 +47,6 @@ Result<PlatformOptions> PlatformOptionsFromConfig(const Config& config) {
         fmt::format("platform.stream_window must be between 4K and 1G (got {} bytes)",
                     options.stream_window_bytes));
   }
-  HEARTH_ASSIGN_OR_RETURN(const int write_timeout_ms,
-                          config.GetIntInRange("server.write_timeout_ms", 100, 3'600'000));
-  options.http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
   return options;
 }
 

@@ -6,6 +6,29 @@
 #include <limits>
 
 namespace hearth::server {
+Result<HttpServerOptions> HttpOptionsFromConfig(const Config& config) {
+  HttpServerOptions http;
+  http.host = config.GetString("server.host");
+  HEARTH_ASSIGN_OR_RETURN(const int port, config.GetIntInRange("server.port", 0, 65535));
+  http.port = static_cast<uint16_t>(port);
+  http.tls_cert_file = config.GetString("server.tls_cert");
+  http.tls_key_file = config.GetString("server.tls_key");
+  if (http.tls_cert_file.empty() != http.tls_key_file.empty()) {
+    return Status::InvalidArgument(
+        "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
+  }
+  HEARTH_ASSIGN_OR_RETURN(const int write_timeout_ms,
+                          config.GetIntInRange("server.write_timeout_ms", 100, 3'600'000));
+  http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
+  HEARTH_ASSIGN_OR_RETURN(http.max_connections,
+                          config.GetIntInRange("server.max_connections", 1, 1 << 20));
+  http.max_body_bytes = config.GetBytes("server.max_body");
+  if (http.max_body_bytes == 0) {
+    return Status::InvalidArgument("server.max_body must be greater than 0");
+  }
+  return http;
+}
+
 Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
   ServeOptions options;
   const std::string& model = config.GetString("engine.model");
@@ -31,24 +54,7 @@ Result<ServeOptions> ServeOptionsFromConfig(const Config& config) {
   options.engine.prefix_cache = config.GetBool("engine.prefix_cache");
   options.engine.huge_pages = config.GetBool("engine.huge_pages");
 
-  options.http.host = config.GetString("server.host");
-  HEARTH_ASSIGN_OR_RETURN(const int port, config.GetIntInRange("server.port", 0, 65535));
-  options.http.port = static_cast<uint16_t>(port);
-  options.http.tls_cert_file = config.GetString("server.tls_cert");
-  options.http.tls_key_file = config.GetString("server.tls_key");
-  HEARTH_ASSIGN_OR_RETURN(const int write_timeout_ms,
-                          config.GetIntInRange("server.write_timeout_ms", 100, 3'600'000));
-  options.http.write_timeout = std::chrono::milliseconds(write_timeout_ms);
-  if (options.http.tls_cert_file.empty() != options.http.tls_key_file.empty()) {
-    return Status::InvalidArgument(
-        "TLS needs both server.tls_cert and server.tls_key (--tls-cert and --tls-key)");
-  }
-  HEARTH_ASSIGN_OR_RETURN(options.http.max_connections,
-                          config.GetIntInRange("server.max_connections", 1, 1 << 20));
-  options.http.max_body_bytes = config.GetBytes("server.max_body");
-  if (options.http.max_body_bytes == 0) {
-    return Status::InvalidArgument("server.max_body must be greater than 0");
-  }
+  HEARTH_ASSIGN_OR_RETURN(options.http, HttpOptionsFromConfig(config));
   HEARTH_ASSIGN_OR_RETURN(options.max_live_sequences,
                           config.GetIntInRange("server.max_concurrent_sequences", 1, 1 << 20));
   HEARTH_ASSIGN_OR_RETURN(const int drain_ms,

@@ -8,6 +8,10 @@
 
 namespace hearth::server {
 
+// The listener's settings (server.host, port, tls_cert/tls_key, write_timeout_ms,
+// max_connections, max_body), shared by `hearth engine` and the platform's `hearth serve`.
+Result<HttpServerOptions> HttpOptionsFromConfig(const Config& config);
+
 // Fails (one clear message) on a missing model or values out of range.
 Result<ServeOptions> ServeOptionsFromConfig(const Config& config);
 
