@@ -24,6 +24,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "hearth/server/io_threads.h"
+
 namespace hearth::platform {
 
 namespace asio = boost::asio;
@@ -239,19 +241,7 @@ class ProxyCall : public UpstreamCall, public std::enable_shared_from_this<Proxy
 UpstreamProxy::UpstreamProxy(UpstreamProxyOptions options) : state_(std::make_shared<State>()) {
   state_->options = options;
   state_->work.emplace(state_->ioc.get_executor());
-  const int threads = std::max(1, options.io_threads);
-  for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([state = state_.get()] {
-      for (;;) {
-        try {
-          state->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          spdlog::error("gateway: upstream I/O thread caught: {}", e.what());
-        }
-      }
-    });
-  }
+  server::StartIoThreads(state_->ioc, options.io_threads, "gateway: upstream", threads_);
 }
 
 UpstreamProxy::~UpstreamProxy() {

@@ -30,6 +30,7 @@
 #include <unordered_map>
 
 #include "hearth/server/api_error.h"
+#include "hearth/server/io_threads.h"
 #include "hearth/server/tls_context.h"
 
 namespace hearth::server {
@@ -507,12 +508,11 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     }
     writing_ = true;
     tcp_layer().expires_after(state_->options.write_timeout);
-    stream_.async_write_some(
-        asio::buffer(in_flight_.data() + in_flight_written_,
-                     in_flight_.size() - in_flight_written_),
-        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-          self->OnWrite(ec, n);
-        });
+    stream_.async_write_some(asio::buffer(in_flight_.data() + in_flight_written_,
+                                          in_flight_.size() - in_flight_written_),
+                             [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                               self->OnWrite(ec, n);
+                             });
   }
 
   void OnWrite(beast::error_code ec, size_t written) {
@@ -734,19 +734,7 @@ Status HttpServer::Start() {
   port_ = acceptor.local_endpoint().port();
   state_->work.emplace(state_->ioc.get_executor());
   Accept(state_.get());
-  const int threads = std::max(1, options_.io_threads);
-  for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([state = state_.get()] {
-      for (;;) {
-        try {
-          state->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          spdlog::error("server: I/O thread caught: {}", e.what());
-        }
-      }
-    });
-  }
+  StartIoThreads(state_->ioc, options_.io_threads, "server", threads_);
   return Status::Ok();
 }
 
