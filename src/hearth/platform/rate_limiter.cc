@@ -249,13 +249,16 @@ RateLimiter::~RateLimiter() = default;
 RateLimiter::Decision RateLimiter::Admit(int64_t tenant_id, std::optional<int64_t> key_id,
                                          int64_t estimated_tokens) {
   estimated_tokens = std::max<int64_t>(0, estimated_tokens);
-  const int64_t now = impl_->options.clock();
   std::vector<QuotaSubject> wanted = {QuotaSubject::Tenant(tenant_id)};
   if (key_id) wanted.push_back(QuotaSubject::ApiKey(*key_id));
-  impl_->RefreshQuotas(wanted, now);
+  impl_->RefreshQuotas(wanted, impl_->options.clock());
 
   Decision decision;
   std::lock_guard lock(impl_->mutex);
+  // Read under the lock: admissions are then recorded in time order, so no recorded admission
+  // is later than `now` and a Retry-After never exceeds the window (reading the clock before
+  // the lock, a thread could find a later admission of another thread and answer 61 s).
+  const int64_t now = impl_->options.clock();
   std::vector<Impl::Subject*> states;
   for (const auto& subject : wanted) {
     Impl::Subject& s = impl_->subjects[KeyOf(subject)];
